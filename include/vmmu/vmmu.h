@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file vmmu.h
+ * Umbrella header: everything a user of vmmu includes.
+ */
+#ifndef VMMU_VMMU_H
+#define VMMU_VMMU_H
+
+#include "types.h"
+#include "platform.h"
+#include "fmt.h"
+#include "pte.h"
+#include "pt.h"
+#include "walk.h"
+
+#define VMMU_VERSION_MAJOR 0
+#define VMMU_VERSION_MINOR 1
+#define VMMU_VERSION_PATCH 0
+
+#endif /* VMMU_VMMU_H */

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private helpers shared by the mmu/ sources: invariant checks, platform
+ * calls, atomics on entries. Not part of the public API.
+ */
+#ifndef VMMU_MMU_INTERNAL_H
+#define VMMU_MMU_INTERNAL_H
+
+#include <vmmu/vmmu.h>
+
+/*
+ * VMMU_CHECK guards internal invariants only; guest-controlled input is
+ * reported with -VMMU_E* codes, never through this.
+ */
+#define VMMU_CHECK(plat, cond)                                               \
+	do {                                                                 \
+		if (__builtin_expect(!(cond), 0)) {                          \
+			vmmu_panic((plat), __FILE__, __LINE__, #cond);       \
+		}                                                            \
+	} while (0)
+
+__attribute__((noreturn, cold)) void vmmu_panic(const struct vmmu_platform *plat,
+						const char *file, int line,
+						const char *msg);
+
+/* Map the frame at pa; NULL when it is not memory. */
+static inline vmmu_pte_t *vmmu_map_table(const struct vmmu_platform *plat,
+					 uint64_t pa)
+{
+	if (plat->ops->frame_map != NULL) {
+		return (vmmu_pte_t *)plat->ops->frame_map(plat->ctx, pa);
+	}
+	if (pa >= plat->direct_map_size) {
+		return NULL;
+	}
+	return (vmmu_pte_t *)(plat->direct_map_base + (uintptr_t)pa);
+}
+
+static inline void vmmu_unmap_table(const struct vmmu_platform *plat,
+				    vmmu_pte_t *table)
+{
+	if (plat->ops->frame_unmap != NULL) {
+		plat->ops->frame_unmap(plat->ctx, table);
+	}
+}
+
+static inline void vmmu_trace(const struct vmmu_platform *plat, uint32_t ev,
+			      uint64_t a, uint64_t b)
+{
+	if (plat->ops->trace != NULL) {
+		plat->ops->trace(plat->ctx, ev, a, b);
+	}
+}
+
+static inline void vmmu_tlb_flush_range(const struct vmmu_platform *plat,
+					uint64_t addr, uint64_t size)
+{
+	if (plat->ops->tlb_flush != NULL) {
+		struct vmmu_tlb_req req = {
+			.scope = VMMU_TLB_RANGE,
+			.addr = addr,
+			.size = size,
+		};
+		plat->ops->tlb_flush(plat->ctx, &req);
+	}
+}
+
+/*
+ * Entries are read and written with single 64-bit atomic accesses: the
+ * hardware (or another walker) may walk them concurrently, and a torn
+ * entry would be a security bug.
+ */
+static inline vmmu_pte_t vmmu_pte_load(const vmmu_pte_t *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_RELAXED);
+}
+
+static inline void vmmu_pte_store(vmmu_pte_t *slot, vmmu_pte_t v)
+{
+	__atomic_store_n(slot, v, __ATOMIC_RELEASE);
+}
+
+static inline bool vmmu_pte_cmpxchg(vmmu_pte_t *slot, vmmu_pte_t old,
+				    vmmu_pte_t new_value)
+{
+	return __atomic_compare_exchange_n(slot, &old, new_value, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* Bits [lo, hi] set (0 <= lo <= hi <= 63). */
+static inline uint64_t vmmu_bits(unsigned hi, unsigned lo)
+{
+	return (~0ull >> (63u - hi)) & (~0ull << lo);
+}
+
+#endif /* VMMU_MMU_INTERNAL_H */

@@ -56,7 +56,7 @@ static void *tp_map(void *ctx, uint64_t pa)
 	if ((pa >> VMMU_PAGE_SHIFT) >= tp->frames) {
 		return NULL;
 	}
-	tp->maps++;
+	__atomic_fetch_add(&tp->maps, 1, __ATOMIC_RELAXED);
 	return tp->arena + pa;
 }
 
@@ -65,7 +65,7 @@ static void tp_unmap(void *ctx, void *ptr)
 	struct test_platform *tp = ctx;
 
 	(void)ptr;
-	tp->unmaps++;
+	__atomic_fetch_add(&tp->unmaps, 1, __ATOMIC_RELAXED);
 }
 
 static void tp_flush(void *ctx, const struct vmmu_tlb_req *req)
@@ -91,7 +91,8 @@ static void tp_trace(void *ctx, uint32_t ev, uint64_t a, uint64_t b)
 	(void)ev;
 	(void)a;
 	(void)b;
-	((struct test_platform *)ctx)->traces++;
+	/* Walkers on several threads trace concurrently. */
+	__atomic_fetch_add(&((struct test_platform *)ctx)->traces, 1, __ATOMIC_RELAXED);
 }
 
 static void tp_panic(void *ctx, const char *file, int line, const char *msg)

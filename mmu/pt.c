@@ -39,6 +39,7 @@ struct pt_op {
 	uint64_t start, end;   /* tree addresses, [start, end) */
 	uint64_t out;          /* map: output address of start */
 	const struct vmmu_prot *prot;
+	vmmu_pte_t leaf_attr[VMMU_LEVEL_MAX + 1]; /* map: leaf bits but the address */
 	unsigned flags;
 	unsigned max_leaf;     /* highest level a new leaf may sit at */
 	uint64_t tables;       /* tables created (PREPARE: needed) */
@@ -298,7 +299,14 @@ static int descend_new(struct pt_op *op, struct pt_tbl *t, unsigned level,
 		return -VMMU_EINVAL;
 	}
 	child_create(op, &c, level - 1, content);
-	int rc = visit(op, &c, level - 1, ebase, &unused);
+	/*
+	 * PREPARE need not look inside a new page table (level 1): nothing
+	 * there can fail or need frames once the range and prot are checked.
+	 */
+	int rc = 0;
+	if (op->phase == PT_COMMIT || level - 1 > 1) {
+		rc = visit(op, &c, level - 1, ebase, &unused);
+	}
 	if (c.ptr != NULL) {
 		vmmu_unmap_table(op->pt->plat, c.ptr);
 	}
@@ -324,14 +332,14 @@ static int descend_existing(struct pt_op *op, struct pt_tbl *t, unsigned level,
 	return rc;
 }
 
-static vmmu_pte_t map_leaf(struct pt_op *op, unsigned level, uint64_t s)
+/* Write the leaf mapping s (COMMIT only; encoded once per call in leaf_attr). */
+static void set_map_leaf(struct pt_op *op, struct pt_tbl *t, unsigned level,
+			 unsigned i, uint64_t s)
 {
-	vmmu_pte_t v = 0;
-	int rc = vmmu_pte_make_leaf(op->fmt, level, op->out + (s - op->start),
-				    op->prot, &v);
-
-	VMMU_CHECK(op->pt->plat, rc == 0);
-	return v;
+	if (op->phase == PT_COMMIT) {
+		vmmu_pte_store(&t->ptr[i],
+			       op->leaf_attr[level] | (op->out + (s - op->start)));
+	}
 }
 
 /* What to do with one entry; each returns 0 or a negative error. */
@@ -360,7 +368,7 @@ static int map_entry(struct pt_op *op, struct pt_entry_ctx *x)
 	x->kept = true;
 	if (!x->present) {
 		if (leaf_here) {
-			tbl_set(op, x->t, x->i, map_leaf(op, x->level, x->s));
+			set_map_leaf(op, x->t, x->level, x->i, x->s);
 			return 0;
 		}
 		return descend_new(op, x->t, x->level, x->i, x->ebase, 0);
@@ -371,7 +379,7 @@ static int map_entry(struct pt_op *op, struct pt_entry_ctx *x)
 		}
 		op->flush = true;
 		if (leaf_here) {
-			tbl_set(op, x->t, x->i, map_leaf(op, x->level, x->s));
+			set_map_leaf(op, x->t, x->level, x->i, x->s);
 			return 0;
 		}
 		return descend_new(op, x->t, x->level, x->i, x->ebase,
@@ -379,7 +387,7 @@ static int map_entry(struct pt_op *op, struct pt_entry_ctx *x)
 	}
 	if (replace && leaf_here) {
 		op->flush = true;
-		tbl_set(op, x->t, x->i, map_leaf(op, x->level, x->s));
+		set_map_leaf(op, x->t, x->level, x->i, x->s);
 		detach(op, vmmu_pte_addr(fmt, x->level, x->e), x->level - 1);
 		return 0;
 	}
@@ -627,7 +635,6 @@ int vmmu_pt_map(struct vmmu_pt *pt, uint64_t in, uint64_t out, uint64_t size,
 {
 	const unsigned known = VMMU_PT_4K_ONLY | VMMU_PT_NO_1G | VMMU_PT_REPLACE;
 	uint64_t tree_in;
-	vmmu_pte_t probe;
 
 	if (!pt_ok(pt) || prot == NULL || (flags & ~known) != 0) {
 		return -VMMU_EINVAL;
@@ -642,15 +649,20 @@ int vmmu_pt_map(struct vmmu_pt *pt, uint64_t in, uint64_t out, uint64_t size,
 	if (out + size < out || ((out + size - 1) >> pt->fmt->maxphyaddr) != 0) {
 		return -VMMU_ERANGE;
 	}
-	/* The prot must be expressible; then no leaf encode can fail later. */
-	rc = vmmu_pte_make_leaf(pt->fmt, 1, 0, prot, &probe);
-	if (rc != 0) {
-		return rc;
-	}
 	struct pt_op op = {.pt = pt, .fmt = pt->fmt, .kind = PT_MAP,
 			   .start = tree_in, .end = tree_in + size, .out = out,
 			   .prot = prot, .flags = flags,
 			   .max_leaf = max_leaf_level(pt->fmt, flags)};
+	/*
+	 * Encode the prot once per leaf level (an address ORs in later); if it
+	 * is expressible here, no leaf write can fail during COMMIT.
+	 */
+	for (unsigned l = 1; l <= op.max_leaf; l++) {
+		rc = vmmu_pte_make_leaf(pt->fmt, l, 0, prot, &op.leaf_attr[l]);
+		if (rc != 0) {
+			return rc;
+		}
+	}
 	return run_op(&op, in, size);
 }
 

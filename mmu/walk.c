@@ -81,18 +81,51 @@ static void build_perm_tables(struct vmmu_walker *w)
 	}
 }
 
-static void build_rsvd_masks(struct vmmu_walker *w)
+static void build_level_masks(struct vmmu_walker *w)
 {
 	const struct vmmu_fmt *fmt = w->fmt;
 	bool nxe = (w->cpu.efer & VMMU_EFER_NXE) != 0;
 
 	for (unsigned l = 1; l <= fmt->levels; l++) {
 		const struct vmmu_fmt_level *lv = &fmt->level[l];
+		struct vmmu_walker_level *wl = &w->lvl[l];
 		/* XD is reserved at every level when EFER.NXE=0 (§4.5.4). */
 		uint64_t nx = nxe ? 0 : lv->nx;
-		w->rsvd_table[l] = lv->rsvd_table | nx;
-		w->rsvd_leaf[l] = lv->rsvd_leaf | nx;
+		wl->present = lv->present;
+		/* Level 1 entries are always leaves: any present bit says so. */
+		wl->leaf = l == 1 ? lv->present : lv->ps;
+		wl->rsvd_table = lv->rsvd_table | nx;
+		wl->rsvd_leaf = lv->rsvd_leaf | nx;
 	}
+}
+
+/* Same W/U/XD/A bits at every level: rights fold into one AND and one OR. */
+static bool fmt_uniform(const struct vmmu_fmt *fmt)
+{
+	const struct vmmu_fmt_level *l1 = &fmt->level[1];
+
+	for (unsigned l = 2; l <= fmt->levels; l++) {
+		const struct vmmu_fmt_level *lv = &fmt->level[l];
+		if (lv->write != l1->write || lv->user != l1->user ||
+		    lv->nx != l1->nx || lv->accessed != l1->accessed) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool fmt_walkable(const struct vmmu_fmt *fmt)
+{
+	if (fmt->kind != VMMU_FMT_X86 || fmt->levels < 4 ||
+	    fmt->levels > VMMU_LEVEL_MAX) {
+		return false;
+	}
+	for (unsigned l = 2; l <= fmt->levels; l++) {
+		if (fmt->level[l].addr_table != fmt->level[1].addr_table) {
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool cpu_state_ok(const struct vmmu_fmt *fmt,
@@ -126,9 +159,13 @@ int vmmu_walker_set_cpu(struct vmmu_walker *w, const struct vmmu_cpu_state *cpu)
 	bool rebuild = paging_bits_differ(&w->cpu, cpu) || w->levels == 0;
 	w->cpu = *cpu;
 	if (rebuild) {
-		build_rsvd_masks(w);
+		build_level_masks(w);
 		build_perm_tables(w);
-		w->wp = (cpu->cr0 & VMMU_CR0_WP) != 0;
+		/* I/D is reported only with EFER.NXE=1 or CR4.SMEP=1 (§4.7). */
+		w->pfec_fetch = ((cpu->efer & VMMU_EFER_NXE) ||
+				 (cpu->cr4 & VMMU_CR4_SMEP))
+					? VMMU_PFEC_I
+					: 0;
 		w->levels = (uint8_t)w->fmt->levels;
 	}
 	return 0;
@@ -138,13 +175,22 @@ int vmmu_walker_init(struct vmmu_walker *w, const struct vmmu_fmt *fmt,
 		     const struct vmmu_platform *plat,
 		     const struct vmmu_cpu_state *cpu)
 {
-	if (w == NULL || fmt == NULL || fmt->kind != VMMU_FMT_X86 ||
+	if (w == NULL || fmt == NULL || !fmt_walkable(fmt) ||
 	    vmmu_platform_check(plat) != 0 || cpu == NULL ||
 	    !cpu_state_ok(fmt, cpu)) {
 		return -VMMU_EINVAL;
 	}
+	const struct vmmu_fmt_level *l1 = &fmt->level[1];
 	*w = (struct vmmu_walker){.fmt = fmt, .plat = plat};
-	w->cr3_addr_mask = fmt->level[fmt->levels].addr_table;
+	w->addr_mask = l1->addr_table;
+	w->uniform = fmt_uniform(fmt);
+	w->write_bit = l1->write;
+	w->user_bit = l1->user;
+	w->nx_bit = l1->nx;
+	w->accessed_bit = l1->accessed;
+	/* Bits 63 (PCID no-flush) and 62:61 (LAM) are not address bits. */
+	w->cr3_rsvd = vmmu_bits(60, fmt->maxphyaddr);
+	w->canon_shift = (uint8_t)(64 - fmt->va_bits);
 	return vmmu_walker_set_cpu(w, cpu);
 }
 
@@ -168,19 +214,13 @@ static unsigned access_index(uint32_t access)
 /* Error-code bits that come from the access itself (§4.7). */
 static uint32_t access_pfec(const struct vmmu_walker *w, uint32_t access)
 {
-	uint32_t pfec = access & (VMMU_PFEC_W | VMMU_PFEC_U);
-
-	/* I/D is reported only with EFER.NXE=1 or CR4.SMEP=1. */
-	if ((access & VMMU_ACC_FETCH) &&
-	    ((w->cpu.efer & VMMU_EFER_NXE) || (w->cpu.cr4 & VMMU_CR4_SMEP))) {
-		pfec |= VMMU_PFEC_I;
-	}
-	return pfec;
+	return (access & (VMMU_PFEC_W | VMMU_PFEC_U)) |
+	       (access & VMMU_ACC_FETCH & w->pfec_fetch);
 }
 
-static bool canonical(const struct vmmu_fmt *fmt, uint64_t va)
+static bool canonical(const struct vmmu_walker *w, uint64_t va)
 {
-	unsigned unused = 64 - fmt->va_bits;
+	unsigned unused = w->canon_shift;
 
 	return (uint64_t)((int64_t)(va << unused) >> unused) == va;
 }
@@ -202,7 +242,7 @@ static bool pk_violation(const struct vmmu_walker *w, unsigned idx,
 	return (bits & 1) || ((bits & 2) && (check & PK_WD_APPLIES));
 }
 
-/* Set A (and D on a write leaf) on every level that lacks it. */
+/* Set A (and D on a write leaf) on every level that lacks it; 1 = raced. */
 static int set_ad_bits(const struct vmmu_walker *w, struct vmmu_walk *out,
 		       bool write, uint32_t *changed_level)
 {
@@ -218,8 +258,7 @@ static int set_ad_bits(const struct vmmu_walker *w, struct vmmu_walk *out,
 		if (want == old) {
 			continue;
 		}
-		uint64_t table = out->pte_addr[l] & VMMU_PAGE_MASK;
-		vmmu_pte_t *t = vmmu_map_table(w->plat, table);
+		vmmu_pte_t *t = vmmu_map_table(w->plat, out->pte_addr[l] & VMMU_PAGE_MASK);
 		if (t == NULL) {
 			return -VMMU_EFAULT;
 		}
@@ -229,64 +268,127 @@ static int set_ad_bits(const struct vmmu_walker *w, struct vmmu_walk *out,
 		vmmu_unmap_table(w->plat, t);
 		if (!ok) {
 			*changed_level = l;
-			return 1; /* changed under us: walk again */
+			return 1;
 		}
 		out->pte[l] = want;
 	}
 	return 0;
 }
 
-/*
- * One pass over the tables. Returns VMMU_WALK_OK with out->level = leaf
- * level and *rights filled, VMMU_WALK_PF with out->pfec's P/RSVD bits, or
- * a negative error.
- */
-static int walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
-		       bool write, struct vmmu_walk *out, unsigned *rights_out,
-		       bool *ad_needed)
+/* Read one entry through the platform's map hook; false: not memory. */
+static __attribute__((noinline)) bool load_via_hook(const struct vmmu_platform *plat,
+						    uint64_t slot, vmmu_pte_t *e)
+{
+	vmmu_pte_t *t = plat->ops->frame_map(plat->ctx, slot & VMMU_PAGE_MASK);
+
+	if (t == NULL) {
+		return false;
+	}
+	*e = vmmu_pte_load(&t[(slot & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t)]);
+	vmmu_unmap_table(plat, t);
+	return true;
+}
+
+/* What one pass over the tables found out. */
+struct walk_pass {
+	unsigned rights;  /* RIGHT_* accumulated over the levels */
+	bool ad_needed;   /* some A, or the D of a write, is clear */
+};
+
+/* Rights and missing A/D from the entries a pass read (any format). */
+static void fold_entries(const struct vmmu_walker *w, const struct vmmu_walk *out,
+			 bool write, struct walk_pass *pass)
 {
 	const struct vmmu_fmt *fmt = w->fmt;
-	uint64_t table = cr3 & w->cr3_addr_mask;
 	unsigned rights = RIGHT_ALL;
-	uint64_t missing_a = 0;
+	bool missing = false;
 
-	for (unsigned level = w->levels;; level--) {
-		const struct vmmu_fmt_level *lv = &fmt->level[level];
-		vmmu_pte_t *t = vmmu_map_table(w->plat, table);
-		if (t == NULL) {
-			return -VMMU_EFAULT;
-		}
-		unsigned idx = (unsigned)(va >> lv->shift) & (VMMU_PT_ENTRIES - 1);
-		vmmu_pte_t e = vmmu_pte_load(&t[idx]);
-		vmmu_unmap_table(w->plat, t);
-		out->pte[level] = e;
-		out->pte_addr[level] = table + idx * sizeof(vmmu_pte_t);
-		out->level = (uint8_t)level;
-		if (!(e & lv->present)) {
-			out->pfec = 0;
-			return VMMU_WALK_PF;
-		}
-		bool leaf = level == 1 || (e & lv->ps);
-		if (e & (leaf ? w->rsvd_leaf[level] : w->rsvd_table[level])) {
-			out->pfec = VMMU_PFEC_P | VMMU_PFEC_RSVD;
-			return VMMU_WALK_PF;
-		}
+	for (unsigned l = out->top_level; l >= out->level; l--) {
+		const struct vmmu_fmt_level *lv = &fmt->level[l];
+		vmmu_pte_t e = out->pte[l];
 		rights &= ((e & lv->write) ? RIGHT_W : 0) |
 			  ((e & lv->user) ? RIGHT_U : 0) |
 			  ((e & lv->nx) ? 0 : RIGHT_X);
-		missing_a |= ~e & lv->accessed;
-		if (leaf) {
-			*rights_out = rights;
-			*ad_needed = missing_a != 0 || (write && !(e & lv->dirty));
-			return VMMU_WALK_OK;
-		}
-		table = e & lv->addr_table;
+		missing |= !(e & lv->accessed);
 	}
+	pass->rights = rights;
+	pass->ad_needed = missing ||
+			  (write && !(out->pte[out->level] &
+				      fmt->level[out->level].dirty));
+}
+
+/*
+ * One pass over the tables. Returns VMMU_WALK_OK (out->level = leaf level),
+ * VMMU_WALK_PF with the P/RSVD bits of the error code, or a negative error.
+ * The loop reads only the walker's compact per-level masks; rights are an
+ * AND and an OR of the entries, decoded once after the leaf (formats whose
+ * bits move between levels decode each entry instead). `out` is restrict so
+ * its stores do not force the walker's fields to be reloaded.
+ */
+static int walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
+		       bool write, struct vmmu_walk *restrict out,
+		       struct walk_pass *pass)
+{
+	const struct vmmu_platform *plat = w->plat;
+	const bool hook = plat->ops->frame_map != NULL;
+	const uintptr_t dm_base = plat->direct_map_base;
+	const uint64_t dm_size = plat->direct_map_size;
+	const uint64_t addr_mask = w->addr_mask;
+	uint64_t table = cr3 & addr_mask;
+	unsigned level = w->levels;
+	unsigned shift = VMMU_PAGE_SHIFT + 9 * (level - 1);
+	uint64_t all = ~0ull, any = 0;
+	vmmu_pte_t e;
+
+	for (;; level--, shift -= 9) {
+		const struct vmmu_walker_level *wl = &w->lvl[level];
+		uint64_t slot = table + (((va >> shift) & (VMMU_PT_ENTRIES - 1)) *
+					 sizeof(vmmu_pte_t));
+		if (__builtin_expect(hook, 0)) {
+			if (!load_via_hook(plat, slot, &e)) {
+				return -VMMU_EFAULT;
+			}
+		} else if (__builtin_expect(table >= dm_size, 0)) {
+			return -VMMU_EFAULT;
+		} else {
+			e = vmmu_pte_load((const vmmu_pte_t *)(dm_base + (uintptr_t)slot));
+		}
+		out->pte[level] = e;
+		out->pte_addr[level] = slot;
+		if (__builtin_expect(!(e & wl->present), 0)) {
+			out->level = (uint8_t)level;
+			out->pfec = 0;
+			return VMMU_WALK_PF;
+		}
+		bool leaf = (e & wl->leaf) != 0;
+		if (__builtin_expect((e & (leaf ? wl->rsvd_leaf : wl->rsvd_table)) != 0, 0)) {
+			out->level = (uint8_t)level;
+			out->pfec = VMMU_PFEC_P | VMMU_PFEC_RSVD;
+			return VMMU_WALK_PF;
+		}
+		all &= e;
+		any |= e;
+		if (leaf) {
+			break;
+		}
+		table = e & addr_mask;
+	}
+	out->level = (uint8_t)level;
+	if (__builtin_expect(!w->uniform, 0)) {
+		fold_entries(w, out, write, pass);
+		return VMMU_WALK_OK;
+	}
+	pass->rights = ((all & w->write_bit) ? RIGHT_W : 0) |
+		       ((all & w->user_bit) ? RIGHT_U : 0) |
+		       ((any & w->nx_bit) ? 0 : RIGHT_X);
+	pass->ad_needed = (~all & w->accessed_bit) != 0 ||
+			  (write && !(e & w->fmt->level[level].dirty));
+	return VMMU_WALK_OK;
 }
 
 /* Fill the outputs that come from the leaf (address, key, rights). */
 static void finish_leaf(const struct vmmu_walker *w, uint64_t va,
-			   unsigned rights, struct vmmu_walk *out)
+			unsigned rights, struct vmmu_walk *out)
 {
 	const struct vmmu_fmt *fmt = w->fmt;
 	const struct vmmu_fmt_level *lv = &fmt->level[out->level];
@@ -312,44 +414,58 @@ static bool access_ok(uint32_t access)
 	return !((access & VMMU_ACC_USER) && (access & VMMU_ACC_IMPLICIT));
 }
 
+/* The permission and key checks on a completed pass; true = #PF. */
+static bool check_rights(const struct vmmu_walker *w, uint32_t access,
+			 unsigned rights, struct vmmu_walk *out)
+{
+	unsigned idx = access_index(access);
+	bool fault = (w->perm_fault[idx] >> rights) & 1;
+	bool pk = false;
+
+	if (__builtin_expect(w->pk_check[idx] & (PK_USER_PAGES | PK_SUPER_PAGES), 0)) {
+		pk = pk_violation(w, idx, rights, &w->fmt->level[out->level],
+				  out->pte[out->level]);
+	}
+	if (fault || pk) {
+		/* PK is reported whenever the key forbids the access, with or
+		 * without another violation (KVM, kvm-unit-tests access.c). */
+		out->pfec = VMMU_PFEC_P | access_pfec(w, access) |
+			    (pk ? VMMU_PFEC_PK : 0);
+		return true;
+	}
+	out->pfec = 0;
+	return false;
+}
+
 int vmmu_walk(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
 	      uint32_t access, struct vmmu_walk *out)
 {
 	if (w == NULL || out == NULL || !access_ok(access)) {
 		return -VMMU_EINVAL;
 	}
-	if ((cr3 & vmmu_bits(60, w->fmt->maxphyaddr)) != 0) {
+	if ((cr3 & w->cr3_rsvd) != 0) {
 		return -VMMU_EINVAL; /* MOV CR3 would have raised #GP */
 	}
 	out->top_level = w->levels;
-	if (!canonical(w->fmt, va)) {
+	if (!canonical(w, va)) {
 		out->level = 0;
 		out->pfec = 0;
 		return VMMU_WALK_GP;
 	}
-	unsigned idx = access_index(access);
 	bool write = (access & VMMU_ACC_WRITE) != 0;
 
 	for (unsigned tries = 0; tries < WALK_MAX_RETRIES; tries++) {
-		unsigned rights = 0;
-		bool ad_needed = false;
-		int rc = walk_tables(w, cr3, va, write, out, &rights, &ad_needed);
+		struct walk_pass pass;
+		int rc = walk_tables(w, cr3, va, write, out, &pass);
 		if (rc != VMMU_WALK_OK) {
 			out->pfec |= rc == VMMU_WALK_PF ? access_pfec(w, access) : 0;
 			return rc;
 		}
-		bool fault = (w->perm_fault[idx] >> rights) & 1;
-		const struct vmmu_fmt_level *leaf_lv = &w->fmt->level[out->level];
-		bool pk = pk_violation(w, idx, rights, leaf_lv, out->pte[out->level]);
-		finish_leaf(w, va, rights, out);
-		if (fault || pk) {
-			/* PK is reported whenever the key forbids it, with or without another violation (KVM, access.c). */
-			out->pfec = VMMU_PFEC_P | access_pfec(w, access) |
-				    (pk ? VMMU_PFEC_PK : 0);
+		finish_leaf(w, va, pass.rights, out);
+		if (check_rights(w, access, pass.rights, out)) {
 			return VMMU_WALK_PF;
 		}
-		out->pfec = 0;
-		if (!ad_needed || (access & VMMU_ACC_PEEK)) {
+		if (!pass.ad_needed || (access & VMMU_ACC_PEEK)) {
 			return VMMU_WALK_OK;
 		}
 		uint32_t changed = 0;

@@ -67,19 +67,30 @@ struct vmmu_cpu_state {
 	uint32_t pkrs; /**< IA32_PKRS (supervisor keys) */
 };
 
+/** Per-level masks a walker derives from its format and CPU state (private). */
+struct vmmu_walker_level {
+	uint64_t present;    /**< any bit set: the entry is present */
+	uint64_t leaf;       /**< any bit set in a present entry: it is a leaf */
+	uint64_t rsvd_table; /**< must-be-zero bits of a table entry */
+	uint64_t rsvd_leaf;  /**< must-be-zero bits of a leaf */
+};
+
 /** Walker state. Initialise with vmmu_walker_init(); fields are private. */
 struct vmmu_walker {
 	const struct vmmu_fmt *fmt;
 	const struct vmmu_platform *plat;
 	struct vmmu_cpu_state cpu;
-	uint64_t rsvd_table[VMMU_LEVEL_MAX + 1];
-	uint64_t rsvd_leaf[VMMU_LEVEL_MAX + 1];
-	uint64_t cr3_addr_mask;
-	uint8_t perm_fault[32]; /**< [pfec index] bit per effective-rights combo */
-	uint8_t pk_check[32];   /**< [pfec index] bit0 user-page keys, bit1 supervisor-page keys */
-	uint8_t wp;
+	struct vmmu_walker_level lvl[VMMU_LEVEL_MAX + 1];
+	uint64_t addr_mask;     /**< table-address bits (equal at every level) */
+	uint64_t write_bit, user_bit, nx_bit, accessed_bit; /**< uniform formats */
+	uint64_t cr3_rsvd;      /**< CR3 bits that MOV CR3 would refuse */
+	uint8_t perm_fault[16]; /**< [access index] bit per effective-rights combo */
+	uint8_t pk_check[16];   /**< [access index] which key register applies, WD */
+	uint8_t pfec_fetch;     /**< VMMU_PFEC_I when fetches report I/D, else 0 */
 	uint8_t levels;
-	uint8_t reserved_[6];
+	uint8_t canon_shift;    /**< 64 - linear-address width */
+	uint8_t uniform;        /**< W/U/XD/A sit at the same bits at every level */
+	uint8_t reserved_[4];
 };
 
 /** Result of a walk. */

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Every benchmark case, in the order they run. Add new cases here. */
+#include "bench_cases.h"
+
+const struct bench_case *const bench_cases[] = {
+	&bench_floor_loads_4,
+	&bench_walk_4level_4k,
+	&bench_walk_4level_4k_peek,
+	&bench_walk_4level_4k_set_ad,
+	&bench_walk_4level_4k_maphook,
+	&bench_floor_loads_3,
+	&bench_walk_4level_2m,
+	&bench_floor_loads_2,
+	&bench_walk_4level_1g,
+	&bench_floor_loads_5,
+	&bench_walk_5level_4k,
+	&bench_pt_lookup_4k,
+	&bench_pt_map_4k,
+	&bench_pt_unmap_4k,
+	&bench_pt_protect_4k,
+	&bench_pt_map_2m,
+	&bench_shim_reset_overhead,
+};
+
+const size_t bench_case_count = sizeof(bench_cases) / sizeof(bench_cases[0]);

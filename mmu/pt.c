@@ -440,19 +440,16 @@ static int protect_entry(struct pt_op *op, struct pt_entry_ctx *x)
 		op->flush = true;
 		return descend_new(op, x->t, x->level, x->i, x->ebase, x->e);
 	}
-	/* Keep the hardware-set A/D bits: protecting must not lose dirtiness. */
-	struct vmmu_prot old, prot = *op->prot;
-	vmmu_pte_decode_leaf(fmt, x->level, x->e, &old);
-	prot.flags |= old.flags & (VMMU_PROT_ACCESSED | VMMU_PROT_DIRTY);
-	vmmu_pte_t v = 0;
-	int rc = vmmu_pte_make_leaf(fmt, x->level,
-				    vmmu_pte_addr(fmt, x->level, x->e), &prot, &v);
-	if (rc != 0) {
-		return rc;
+	if (op->phase != PT_COMMIT) {
+		return 0; /* the prot was checked for every leaf level up front */
 	}
+	/* Keep the hardware-set A/D bits: protecting must not lose dirtiness. */
+	const struct vmmu_fmt_level *lv = &fmt->level[x->level];
+	vmmu_pte_t v = op->leaf_attr[x->level] | (x->e & lv->addr_leaf) |
+		       (x->e & (lv->accessed | lv->dirty));
 	if (v != x->e) {
 		op->flush = true;
-		tbl_set(op, x->t, x->i, v);
+		vmmu_pte_store(&x->t->ptr[x->i], v);
 	}
 	return 0;
 }
@@ -619,6 +616,26 @@ void vmmu_pt_destroy(struct vmmu_pt *pt)
 	pt->root.v = 0;
 }
 
+/*
+ * Encode the prot once per leaf level up to max_level (the address is ORed
+ * in per entry). If it is expressible here, no leaf write can fail during
+ * COMMIT.
+ */
+static int encode_leaf_attrs(struct pt_op *op, unsigned max_level)
+{
+	for (unsigned l = 1; l <= max_level && l <= op->fmt->levels; l++) {
+		if (!op->fmt->level[l].leaf_ok) {
+			continue;
+		}
+		int rc = vmmu_pte_make_leaf(op->fmt, l, 0, op->prot,
+					    &op->leaf_attr[l]);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static unsigned max_leaf_level(const struct vmmu_fmt *fmt, unsigned flags)
 {
 	if (flags & VMMU_PT_4K_ONLY) {
@@ -653,15 +670,9 @@ int vmmu_pt_map(struct vmmu_pt *pt, uint64_t in, uint64_t out, uint64_t size,
 			   .start = tree_in, .end = tree_in + size, .out = out,
 			   .prot = prot, .flags = flags,
 			   .max_leaf = max_leaf_level(pt->fmt, flags)};
-	/*
-	 * Encode the prot once per leaf level (an address ORs in later); if it
-	 * is expressible here, no leaf write can fail during COMMIT.
-	 */
-	for (unsigned l = 1; l <= op.max_leaf; l++) {
-		rc = vmmu_pte_make_leaf(pt->fmt, l, 0, prot, &op.leaf_attr[l]);
-		if (rc != 0) {
-			return rc;
-		}
+	rc = encode_leaf_attrs(&op, op.max_leaf);
+	if (rc != 0) {
+		return rc;
 	}
 	return run_op(&op, in, size);
 }
@@ -686,7 +697,6 @@ int vmmu_pt_protect(struct vmmu_pt *pt, uint64_t in, uint64_t size,
 		    const struct vmmu_prot *prot)
 {
 	uint64_t tree_in;
-	vmmu_pte_t probe;
 
 	if (!pt_ok(pt) || prot == NULL) {
 		return -VMMU_EINVAL;
@@ -695,12 +705,12 @@ int vmmu_pt_protect(struct vmmu_pt *pt, uint64_t in, uint64_t size,
 	if (rc != 0) {
 		return rc;
 	}
-	rc = vmmu_pte_make_leaf(pt->fmt, 1, 0, prot, &probe);
+	struct pt_op op = {.pt = pt, .fmt = pt->fmt, .kind = PT_PROTECT,
+			   .start = tree_in, .end = tree_in + size, .prot = prot};
+	rc = encode_leaf_attrs(&op, 3);
 	if (rc != 0) {
 		return rc;
 	}
-	struct pt_op op = {.pt = pt, .fmt = pt->fmt, .kind = PT_PROTECT,
-			   .start = tree_in, .end = tree_in + size, .prot = prot};
 	return run_op(&op, in, size);
 }
 

@@ -35,7 +35,7 @@ INC  := -Iinclude
 
 # Freestanding library flags (design.md section 3).
 FREESTANDING := -ffreestanding -nostdinc -isystem $(shell $(CC) -print-file-name=include) \
-	-fno-stack-protector -mno-red-zone -fno-builtin -fno-common
+	-fno-stack-protector -mno-red-zone -mgeneral-regs-only -fno-builtin -fno-common
 LIB_CFLAGS := $(STD) $(WARN) $(INC) $(FREESTANDING) -O2 -g -fno-pic -fno-omit-frame-pointer
 PIC_CFLAGS := $(STD) $(WARN) $(INC) $(FREESTANDING) -O2 -g -fPIC
 
@@ -63,19 +63,19 @@ all lib: $(LIBVMMU) $(LIBVMMU_SO)
 deps-%:
 	@sh scripts/deps.sh $*
 
-$(BUILD)/obj/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) | deps-build
+$(BUILD)/obj/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-$(BUILD)/pic/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) | deps-build
+$(BUILD)/pic/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(PIC_CFLAGS) -c $< -o $@
 
-$(BUILD)/hosted/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS)
+$(BUILD)/hosted/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(HOSTED_CFLAGS) -c $< -o $@
 
-$(BUILD)/fast/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS)
+$(BUILD)/fast/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(FAST_CFLAGS) -c $< -o $@
 

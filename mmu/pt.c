@@ -94,7 +94,9 @@ static int reserve_frames(struct pt_op *op, uint64_t count)
 	for (uint64_t i = 0; i < count; i++) {
 		vmmu_hpa_t f;
 		int rc = plat->ops->frame_alloc(plat->ctx, &f);
-		if (rc == 0 && vmmu_map_table(plat, f.v) == NULL) {
+		vmmu_pte_t *p = rc == 0 ? vmmu_map_table(plat, f.v) : NULL;
+		if (rc == 0 && p == NULL) {
+			/* A frame the platform cannot map is no use as a table. */
 			plat->ops->frame_free(plat->ctx, f);
 			rc = -VMMU_EFAULT;
 		}
@@ -102,7 +104,8 @@ static int reserve_frames(struct pt_op *op, uint64_t count)
 			reserve_release(op);
 			return rc < 0 ? rc : -VMMU_ENOMEM;
 		}
-		frame_put_link(plat, f.v, op->reserve);
+		p[0] = op->reserve;
+		vmmu_unmap_table(plat, p);
 		op->reserve = f.v;
 		op->reserved++;
 	}

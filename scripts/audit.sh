@@ -25,6 +25,16 @@ for sym in $undefined; do
 	esac
 done
 
+# No vector or x87 registers: an embedder in a kernel or hypervisor must not
+# have to save FPU/SSE state around vmmu calls (-mgeneral-regs-only).
+if command -v objdump >/dev/null 2>&1; then
+	vec=$(objdump -d "$archive" | grep -cE '%(xmm|ymm|zmm|st)[0-9(]|%mm[0-7]' || true)
+	if [ "$vec" -ne 0 ]; then
+		echo "audit: $archive uses vector/FPU registers in $vec instructions" >&2
+		status=1
+	fi
+fi
+
 # Compiler-provided headers only (design.md section 3).
 headers_ok="stdint.h stddef.h stdbool.h limits.h stdalign.h stdnoreturn.h"
 for src in "$@"; do

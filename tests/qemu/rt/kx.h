@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test-kernel runtime ("kx"): what a test kernel under tests/qemu/ gets.
+ *
+ * Boot (boot.S) enters long mode on a boot identity map, enables SSE, and
+ * calls kx_start(), which sets up COM1, the GDT/TSS/IDT, CPU feature
+ * detection and then paging built by vmmu itself (kx_paging_init): the
+ * identity map of [4 KiB, KX_IDMAP_SIZE) as supervisor RWX 2M/4K leaves,
+ * page 0 unmapped, plus the user stub page and the user stack. Then it
+ * calls the kernel's kx_main(). When kx_main returns, kx_tap_finish()
+ * decides the exit status.
+ *
+ * Memory layout (linked at 1 MiB, identity mapped):
+ *   0x00100000  multiboot header, .text, .user_text (page aligned),
+ *               .rodata, .data, .bss (stacks, frame pool)
+ * Extra virtual mappings made by kx_paging_init (layout.h):
+ *   KX_USER_TEXT_VA   .user_text, user-accessible, read+execute
+ *   KX_USER_STACK_VA  one user-accessible read/write page
+ *   KX_USER_EXIT_VA   never mapped: where ring-3 stubs end
+ */
+#ifndef KX_KX_H
+#define KX_KX_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmmu/vmmu.h>
+
+#include "cpu.h"
+
+/* Selectors and the virtual layout (shared with the assembly). */
+#include "layout.h"
+
+#define KX_PAGE 4096ull
+
+extern char __user_text_start[], __user_text_end[];
+extern char __kernel_start[], __kernel_end[];
+
+/* --- libc subset (libc.c) ------------------------------------------------ */
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+
+/*
+ * printf subset: flags - 0 + space #, width and precision (also *),
+ * length hh h l ll z j t, conversions d i u x X o c s p %.
+ */
+int kx_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int kx_snprintf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Formatted output to COM1. */
+int kx_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int kx_vprintf(const char *fmt, va_list ap);
+
+/* --- console and exit (io.c) ------------------------------------------- */
+void kx_serial_init(void);
+void kx_putc(char c);
+void kx_puts(const char *s); /* no newline added */
+/*
+ * Leave QEMU through isa-debug-exit (port 0xf4): pass gives exit status 33,
+ * fail 35. Never returns (halts if the device is missing).
+ */
+__attribute__((noreturn)) void kx_exit(bool pass);
+
+/* --- TAP on COM1 (tap.c) ------------------------------------------------ */
+void kx_tap_plan(unsigned n);
+/* "ok N - desc" or "not ok N - desc"; returns ok. */
+bool kx_tap_ok(bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void kx_tap_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "# ..." diagnostic line (newline added). */
+void kx_tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "Bail out! ..." and exit with failure. */
+__attribute__((noreturn)) void kx_tap_bail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Check the plan was met with no failure and exit accordingly. */
+__attribute__((noreturn)) void kx_tap_finish(void);
+
+/* --- traps and guarded execution (trap.c, trap.S) ----------------------- */
+
+/* Register frame built by the interrupt stubs (trap.S). */
+struct kx_regs {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+
+/* What ended a guarded run: the exception taken, or none. */
+struct kx_trap {
+	int vector;     /* -1: none (returned, or ring 3 reached KX_USER_EXIT_VA) */
+	uint32_t error; /* error code (0 where the vector has none) */
+	uint64_t cr2;   /* CR2 for #PF, else 0 */
+	uint64_t rip;   /* faulting RIP */
+	uint64_t cs;    /* CS at the fault (RPL = CPL) */
+};
+
+/*
+ * Run fn(arg) in ring 0 with EFLAGS.AC = ac. Any exception taken before fn
+ * returns abandons it and resumes here (callee-saved registers and RSP
+ * restored, AC cleared). Returns the vector, or -1 when fn returned; *t
+ * (optional) gets the details.
+ */
+int kx_try(void (*fn)(uint64_t), uint64_t arg, bool ac, struct kx_trap *t);
+/*
+ * Enter ring 3 at rip with rsp, RSI = arg and RFLAGS = rflags (bit 1 is
+ * forced, IF cleared). The ring-3 code ends by jumping to KX_USER_EXIT_VA;
+ * any other exception ends it too. Returns the vector, or -1 for a clean
+ * return.
+ */
+int kx_user(uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t rflags,
+	    struct kx_trap *t);
+
+/* One-byte accesses, ring 0 (kx_try) or ring 3 (kx_user). */
+enum kx_acc { KX_READ, KX_WRITE, KX_FETCH };
+/*
+ * Do one access to va: read a byte, write the byte 0xc3, or fetch (call
+ * va, which must hold 0xc3 = ret). user: from ring 3 through the user stub
+ * page; else ring 0 with EFLAGS.AC = ac. Returns the vector or -1.
+ */
+int kx_access(enum kx_acc acc, bool user, uint64_t va, bool ac,
+	      struct kx_trap *t);
+
+/* Ring-0 access helpers (trap.S); arg is the address. */
+void kx_sup_read(uint64_t va);
+void kx_sup_write(uint64_t va);
+void kx_sup_fetch(uint64_t va);
+/* Ring-3 stubs (user.S, in .user_text; run at their KX_USER_TEXT_VA alias). */
+extern char kx_user_read[], kx_user_write[], kx_user_fetch[];
+/* Address of a .user_text symbol in the user mapping. */
+static inline uint64_t kx_user_va(const void *sym)
+{
+	return KX_USER_TEXT_VA + (uint64_t)((const char *)sym - __user_text_start);
+}
+
+/* Name of an exception vector ("#PF"), "int" beyond 31. */
+const char *kx_vector_name(int vector);
+/* Called by trap.S for every interrupt/exception. */
+void kx_trap_entry(struct kx_regs *r);
+
+/* --- descriptors (desc.c) ----------------------------------------------- */
+void kx_desc_init(void);
+
+/* --- CPU features and vmmu platform (cpu.c, vmmu_plat.c) ---------------- */
+void kx_cpu_detect(void);
+
+/* The vmmu platform: frames from a static pool, identity (direct) map. */
+extern const struct vmmu_platform kx_plat;
+/* The format and tree behind the live CR3 (set by kx_paging_init). */
+extern struct vmmu_fmt kx_fmt;
+extern struct vmmu_pt kx_pt;
+/* Frames the pool has left. */
+unsigned kx_frames_free(void);
+/* Build the kernel's paging with vmmu and load it into CR3. */
+void kx_paging_init(void);
+/* TLB flush requests vmmu made (all scopes). */
+extern uint64_t kx_tlb_flushes;
+
+/* --- kernel command line (QEMU -append, multiboot) ---------------------- */
+/* The command line, or "" when there is none. */
+const char *kx_cmdline(void);
+/* True when the space-separated word appears in the command line. */
+bool kx_cmdline_has(const char *word);
+/* True under KVM (CPUID hypervisor signature "KVMKVMKVM"). */
+static inline bool kx_under_kvm(void)
+{
+	return strcmp(kx_cpu.hv_vendor, "KVMKVMKVM") == 0;
+}
+/* True under QEMU's TCG (CPUID hypervisor signature "TCGTCGTCGTCG"). */
+static inline bool kx_under_tcg(void)
+{
+	return strcmp(kx_cpu.hv_vendor, "TCGTCGTCGTCG") == 0;
+}
+
+/* --- the test kernel ---------------------------------------------------- */
+/* Defined by each test kernel; runs after the runtime is up. */
+void kx_main(void);
+
+#endif

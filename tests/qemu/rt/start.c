@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* Runtime start-up after boot.S: console, descriptors, CPU, paging, test. */
+#include "kx.h"
+
+extern uint32_t kx_mb_magic, kx_mb_info;
+
+#define MB_INFO_CMDLINE (1u << 2)
+
+const char *kx_cmdline(void)
+{
+	if (kx_mb_magic != 0x2badb002u || kx_mb_info == 0) {
+		return "";
+	}
+	const uint32_t *mbi = (const uint32_t *)(uintptr_t)kx_mb_info;
+	if (!(mbi[0] & MB_INFO_CMDLINE) || mbi[4] == 0) {
+		return "";
+	}
+	return (const char *)(uintptr_t)mbi[4];
+}
+
+bool kx_cmdline_has(const char *word)
+{
+	const char *s = kx_cmdline();
+	size_t n = strlen(word);
+
+	while (*s != '\0') {
+		while (*s == ' ') {
+			s++;
+		}
+		size_t len = 0;
+		while (s[len] != '\0' && s[len] != ' ') {
+			len++;
+		}
+		if (len == n && memcmp(s, word, n) == 0) {
+			return true;
+		}
+		s += len;
+	}
+	return false;
+}
+
+struct kx_cpu kx_cpu;
+
+void kx_cpu_detect(void)
+{
+	uint32_t r[4];
+
+	kx_cpuid(0, 0, r);
+	uint32_t max_basic = r[0];
+	memcpy(kx_cpu.vendor + 0, &r[1], 4);
+	memcpy(kx_cpu.vendor + 4, &r[3], 4);
+	memcpy(kx_cpu.vendor + 8, &r[2], 4);
+	kx_cpu.vendor[12] = '\0';
+	if (max_basic >= 7) {
+		kx_cpuid(7, 0, r);
+		kx_cpu.smep = (r[1] >> 7) & 1;
+		kx_cpu.smap = (r[1] >> 20) & 1;
+		kx_cpu.pku = (r[2] >> 3) & 1;
+		kx_cpu.la57 = (r[2] >> 16) & 1;
+	}
+	if (max_basic >= 1) {
+		kx_cpuid(1, 0, r);
+		kx_cpu.pcid = (r[2] >> 17) & 1;
+		kx_cpu.hypervisor = (r[2] >> 31) & 1;
+	}
+	if (kx_cpu.hypervisor) {
+		kx_cpuid(0x40000000u, 0, r);
+		memcpy(kx_cpu.hv_vendor + 0, &r[1], 4);
+		memcpy(kx_cpu.hv_vendor + 4, &r[2], 4);
+		memcpy(kx_cpu.hv_vendor + 8, &r[3], 4);
+		for (unsigned i = 0; i < 12; i++) {
+			char c = kx_cpu.hv_vendor[i];
+			if (c != '\0' && (c < 0x20 || c > 0x7e)) {
+				kx_cpu.hv_vendor[0] = '\0'; /* not a signature */
+				break;
+			}
+		}
+	}
+	kx_cpuid(0x80000000u, 0, r);
+	uint32_t max_ext = r[0];
+	if (max_ext >= 0x80000001u) {
+		kx_cpuid(0x80000001u, 0, r);
+		kx_cpu.nx = (r[3] >> 20) & 1;
+		kx_cpu.page1g = (r[3] >> 26) & 1;
+	}
+	kx_cpu.maxphyaddr = 36;
+	kx_cpu.vabits = 48;
+	if (max_ext >= 0x80000008u) {
+		kx_cpuid(0x80000008u, 0, r);
+		kx_cpu.maxphyaddr = r[0] & 0xff;
+		kx_cpu.vabits = (r[0] >> 8) & 0xff;
+	}
+}
+
+__attribute__((noreturn)) void kx_start(void);
+
+void kx_start(void)
+{
+	kx_serial_init();
+	kx_puts("TAP version 13\n");
+	kx_desc_init();
+	kx_cpu_detect();
+	kx_printf("# vmmu test kernel: multiboot magic %#x, cmdline \"%s\"\n",
+		  kx_mb_magic, kx_cmdline());
+	kx_printf("# cpu %s, hypervisor \"%s\", maxphyaddr %u, nx %d 1g %d "
+		  "smep %d smap %d pku %d la57 %d\n",
+		  kx_cpu.vendor, kx_cpu.hv_vendor, kx_cpu.maxphyaddr, kx_cpu.nx,
+		  kx_cpu.page1g, kx_cpu.smep, kx_cpu.smap, kx_cpu.pku,
+		  kx_cpu.la57);
+	if (!kx_cpu.nx) {
+		/* The runtime maps nothing NX, but tests assume the bit exists. */
+		kx_tap_diag("CPU has no NX");
+	}
+	kx_paging_init();
+	kx_main();
+	kx_tap_finish();
+}

@@ -61,18 +61,21 @@ static uint64_t above_maxphyaddr(unsigned maxphyaddr)
 	return maxphyaddr >= 52 ? 0 : vmmu_bits(51, maxphyaddr);
 }
 
-static void fmt_clear(struct vmmu_fmt *fmt)
-{
-	/* Freestanding: no memset dependency for a small struct. */
-	*fmt = (struct vmmu_fmt){0};
-}
-
-/* Common geometry: shift per level, address masks, leaf address masks. */
-static void fmt_geometry(struct vmmu_fmt *fmt, unsigned levels,
-			 unsigned maxphyaddr)
+/*
+ * Start a descriptor: identity and geometry (shift per level, address
+ * masks for tables and for leaves of each size). Attribute bits are the
+ * caller's.
+ */
+static void fmt_begin(struct vmmu_fmt *fmt, const char *name, uint32_t kind,
+		      unsigned flags, unsigned levels, unsigned maxphyaddr)
 {
 	uint64_t addr = vmmu_bits(maxphyaddr - 1, 12);
 
+	/* Freestanding: plain assignment, no memset of our own. */
+	*fmt = (struct vmmu_fmt){0};
+	fmt->name = name;
+	fmt->kind = kind;
+	fmt->flags = flags;
 	fmt->levels = levels;
 	fmt->maxphyaddr = maxphyaddr;
 	fmt->va_bits = levels == 5 ? 57 : 48;
@@ -134,11 +137,8 @@ int vmmu_fmt_init_x86(struct vmmu_fmt *fmt, unsigned levels,
 	    (flags & ~(unsigned)VMMU_FMT_F_1G) != 0) {
 		return -VMMU_EINVAL;
 	}
-	fmt_clear(fmt);
-	fmt->name = levels == 5 ? "x86-64 5-level" : "x86-64 4-level";
-	fmt->kind = VMMU_FMT_X86;
-	fmt->flags = flags;
-	fmt_geometry(fmt, levels, maxphyaddr);
+	fmt_begin(fmt, levels == 5 ? "x86-64 5-level" : "x86-64 4-level",
+		  VMMU_FMT_X86, flags, levels, maxphyaddr);
 	for (unsigned l = 1; l <= levels; l++) {
 		x86_level(fmt, l, flags, above_maxphyaddr(maxphyaddr));
 	}
@@ -196,11 +196,8 @@ int vmmu_fmt_init_ept(struct vmmu_fmt *fmt, unsigned levels,
 	if (!fmt_args_ok(fmt, levels, maxphyaddr) || (flags & ~known) != 0) {
 		return -VMMU_EINVAL;
 	}
-	fmt_clear(fmt);
-	fmt->name = levels == 5 ? "EPT 5-level" : "EPT 4-level";
-	fmt->kind = VMMU_FMT_EPT;
-	fmt->flags = flags;
-	fmt_geometry(fmt, levels, maxphyaddr);
+	fmt_begin(fmt, levels == 5 ? "EPT 5-level" : "EPT 4-level",
+		  VMMU_FMT_EPT, flags, levels, maxphyaddr);
 	for (unsigned l = 1; l <= levels; l++) {
 		ept_level(fmt, l, flags, above_maxphyaddr(maxphyaddr));
 	}
@@ -293,11 +290,8 @@ int vmmu_fmt_init_scrambled(struct vmmu_fmt *fmt, unsigned levels,
 	if (state == 0) {
 		state = 1;
 	}
-	fmt_clear(fmt);
-	fmt->name = "scrambled (test only)";
-	fmt->kind = VMMU_FMT_X86;
-	fmt->flags = flags | VMMU_FMT_F_SCRAMBLED;
-	fmt_geometry(fmt, levels, maxphyaddr);
+	fmt_begin(fmt, "scrambled (test only)", VMMU_FMT_X86,
+		  flags | VMMU_FMT_F_SCRAMBLED, levels, maxphyaddr);
 	for (unsigned l = 1; l <= levels; l++) {
 		scr_positions(&state, pos);
 		scr_level(fmt, l, flags, above_maxphyaddr(maxphyaddr), pos);

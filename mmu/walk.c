@@ -292,6 +292,7 @@ static __attribute__((noinline)) bool load_via_hook(const struct vmmu_platform *
 /* What one pass over the tables found out. */
 struct walk_pass {
 	unsigned rights;  /* RIGHT_* accumulated over the levels */
+	unsigned shift;   /* log2 of the leaf's page size */
 	bool ad_needed;   /* some A, or the D of a write, is clear */
 };
 
@@ -325,12 +326,11 @@ static void fold_entries(const struct vmmu_walker *w, const struct vmmu_walk *ou
  * bits move between levels decode each entry instead). `out` is restrict so
  * its stores do not force the walker's fields to be reloaded.
  */
-static int walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
-		       bool write, struct vmmu_walk *restrict out,
-		       struct walk_pass *pass)
+static inline __attribute__((always_inline)) int
+walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va, bool write,
+	    bool hook, struct vmmu_walk *restrict out, struct walk_pass *pass)
 {
 	const struct vmmu_platform *plat = w->plat;
-	const bool hook = plat->ops->frame_map != NULL;
 	const uintptr_t dm_base = plat->direct_map_base;
 	const uint64_t dm_size = plat->direct_map_size;
 	const uint64_t addr_mask = w->addr_mask;
@@ -344,7 +344,7 @@ static int walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
 		const struct vmmu_walker_level *wl = &w->lvl[level];
 		uint64_t slot = table + (((va >> shift) & (VMMU_PT_ENTRIES - 1)) *
 					 sizeof(vmmu_pte_t));
-		if (__builtin_expect(hook, 0)) {
+		if (hook) {
 			if (!load_via_hook(plat, slot, &e)) {
 				return -VMMU_EFAULT;
 			}
@@ -374,6 +374,7 @@ static int walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
 		table = e & addr_mask;
 	}
 	out->level = (uint8_t)level;
+	pass->shift = shift;
 	if (__builtin_expect(!w->uniform, 0)) {
 		fold_entries(w, out, write, pass);
 		return VMMU_WALK_OK;
@@ -386,20 +387,47 @@ static int walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
 	return VMMU_WALK_OK;
 }
 
+/*
+ * The pass specialised twice from the one loop above: tables through the
+ * direct map (no call in the loop, so nothing spills) and through the map
+ * hook.
+ */
+static int walk_direct(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
+		       bool write, struct vmmu_walk *restrict out,
+		       struct walk_pass *pass)
+{
+	return walk_tables(w, cr3, va, write, false, out, pass);
+}
+
+static __attribute__((noinline)) int
+walk_hooked(const struct vmmu_walker *w, uint64_t cr3, uint64_t va, bool write,
+	    struct vmmu_walk *restrict out, struct walk_pass *pass)
+{
+	return walk_tables(w, cr3, va, write, true, out, pass);
+}
+
+/* enum vmmu_perm for each combination of RIGHT_* bits. */
+static const uint8_t rights_to_perm[RIGHT_ALL + 1] = {
+	[0] = VMMU_PERM_R,
+	[RIGHT_W] = VMMU_PERM_R | VMMU_PERM_W,
+	[RIGHT_U] = VMMU_PERM_R | VMMU_PERM_U,
+	[RIGHT_W | RIGHT_U] = VMMU_PERM_R | VMMU_PERM_W | VMMU_PERM_U,
+	[RIGHT_X] = VMMU_PERM_R | VMMU_PERM_X,
+	[RIGHT_X | RIGHT_W] = VMMU_PERM_R | VMMU_PERM_X | VMMU_PERM_W,
+	[RIGHT_X | RIGHT_U] = VMMU_PERM_R | VMMU_PERM_X | VMMU_PERM_U,
+	[RIGHT_ALL] = VMMU_PERM_R | VMMU_PERM_X | VMMU_PERM_W | VMMU_PERM_U,
+};
+
 /* Fill the outputs that come from the leaf (address, key, rights). */
 static void finish_leaf(const struct vmmu_walker *w, uint64_t va,
-			unsigned rights, struct vmmu_walk *out)
+			const struct walk_pass *pass, struct vmmu_walk *out)
 {
-	const struct vmmu_fmt *fmt = w->fmt;
-	const struct vmmu_fmt_level *lv = &fmt->level[out->level];
+	const struct vmmu_fmt_level *lv = &w->fmt->level[out->level];
 	vmmu_pte_t leaf = out->pte[out->level];
-	uint64_t offset = va & (vmmu_fmt_entry_size(fmt, out->level) - 1);
 
-	out->addr = (leaf & lv->addr_leaf) + offset;
+	out->addr = (leaf & lv->addr_leaf) + (va & ((1ull << pass->shift) - 1));
 	out->pkey = (uint8_t)((leaf & lv->pkey) >> lv->pkey_shift);
-	out->perm = VMMU_PERM_R | ((rights & RIGHT_W) ? VMMU_PERM_W : 0) |
-		    ((rights & RIGHT_U) ? VMMU_PERM_U : 0) |
-		    ((rights & RIGHT_X) ? VMMU_PERM_X : 0);
+	out->perm = rights_to_perm[pass->rights];
 }
 
 static bool access_ok(uint32_t access)
@@ -453,15 +481,17 @@ int vmmu_walk(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
 		return VMMU_WALK_GP;
 	}
 	bool write = (access & VMMU_ACC_WRITE) != 0;
+	bool hook = w->plat->ops->frame_map != NULL;
 
 	for (unsigned tries = 0; tries < WALK_MAX_RETRIES; tries++) {
 		struct walk_pass pass;
-		int rc = walk_tables(w, cr3, va, write, out, &pass);
+		int rc = hook ? walk_hooked(w, cr3, va, write, out, &pass)
+			      : walk_direct(w, cr3, va, write, out, &pass);
 		if (rc != VMMU_WALK_OK) {
 			out->pfec |= rc == VMMU_WALK_PF ? access_pfec(w, access) : 0;
 			return rc;
 		}
-		finish_leaf(w, va, pass.rights, out);
+		finish_leaf(w, va, &pass, out);
 		if (check_rights(w, access, pass.rights, out)) {
 			return VMMU_WALK_PF;
 		}

@@ -36,7 +36,7 @@ struct vmmu_tlb_req {
 enum vmmu_trace_event {
 	VMMU_TRACE_TABLE_ALLOC = 1, /**< a = table address, b = level */
 	VMMU_TRACE_TABLE_FREE,      /**< a = table address, b = level */
-	VMMU_TRACE_SPLIT,           /**< a = address, b = level split */
+	VMMU_TRACE_SPLIT,           /**< a = new table's address, b = level of the split leaf */
 	VMMU_TRACE_WALK_RETRY,      /**< a = address, b = level that changed */
 };
 

@@ -58,32 +58,39 @@ void vmmu_pt_destroy(struct vmmu_pt *pt);
  * must be 4 KiB aligned, size > 0, and the range valid for the format.
  * Fails with -VMMU_EEXIST if any page is mapped, unless VMMU_PT_REPLACE.
  * Returns 0, -VMMU_EINVAL, -VMMU_EALIGN, -VMMU_ERANGE, -VMMU_EEXIST or
- * -VMMU_ENOMEM; on error nothing changed. Replacing requests one TLB
- * flush of the range. Context: caller serialises calls on pt.
+ * -VMMU_ENOMEM; on error nothing changed. Replacing a present entry
+ * requests one TLB flush of the range; a fresh map requests none.
+ * Context: caller serialises calls on pt.
  */
 int vmmu_pt_map(struct vmmu_pt *pt, uint64_t in, uint64_t out, uint64_t size,
 		const struct vmmu_prot *prot, unsigned flags);
 
 /**
  * Unmap [in, in + size); holes are fine. Splits large leaves that straddle
- * the range ends (may need frames: -VMMU_ENOMEM changes nothing), frees
- * tables left empty, and requests one TLB flush of the range before any
- * table is freed. Context: caller serialises calls on pt.
+ * the range ends, frees tables left empty, and requests one TLB flush of
+ * the range (when a present entry changed) before any table is freed.
+ * Needs frames for splits and for the bookkeeping of tables it removes,
+ * so it can fail with -VMMU_ENOMEM, changing nothing. Also -VMMU_EINVAL
+ * (size 0), -VMMU_EALIGN, -VMMU_ERANGE. Context: caller serialises calls
+ * on pt.
  */
 int vmmu_pt_unmap(struct vmmu_pt *pt, uint64_t in, uint64_t size);
 
 /**
  * Change the protection of every page in [in, in + size), which must be
- * fully mapped (-VMMU_ENOENT otherwise). Output addresses are kept; large
- * leaves straddling the ends are split. One TLB flush of the range.
- * Context: caller serialises calls on pt.
+ * fully mapped (-VMMU_ENOENT otherwise). Output addresses are kept, and so
+ * are the accessed/dirty flags already set (prot's A/D flags are added,
+ * never cleared); large leaves straddling the ends are split. One TLB
+ * flush of the range when an entry changed. Errors as for map; on error
+ * nothing changed. Context: caller serialises calls on pt.
  */
 int vmmu_pt_protect(struct vmmu_pt *pt, uint64_t in, uint64_t size,
 		    const struct vmmu_prot *prot);
 
 /**
  * Translate one input address. Returns 0 and fills the optional outputs,
- * or -VMMU_ENOENT. *level is the leaf's level. Context: any.
+ * -VMMU_ENOENT (not mapped) or -VMMU_ERANGE (not a valid input address).
+ * *level is the leaf's level. Context: any.
  */
 int vmmu_pt_lookup(const struct vmmu_pt *pt, uint64_t in, uint64_t *out,
 		   struct vmmu_prot *prot, unsigned *level);
@@ -92,8 +99,8 @@ int vmmu_pt_lookup(const struct vmmu_pt *pt, uint64_t in, uint64_t *out,
  * Pointer to the raw entry for in at level (tables down to that level must
  * exist: -VMMU_ENOENT otherwise; a leaf above it gives -VMMU_EEXIST).
  * For tests and tools that need bit-exact entries; a caller that writes
- * through it owns the consequences. The pointer comes from the platform
- * map and stays valid while the table exists (direct map) .
+ * through it owns the consequences. The pointer stays valid while the
+ * table exists, so platforms with a frame_unmap hook get -VMMU_ENOTSUP.
  */
 int vmmu_pt_entry(struct vmmu_pt *pt, uint64_t in, unsigned level,
 		  vmmu_pte_t **slot);

@@ -136,8 +136,9 @@ int vmmu_walker_set_cpu(struct vmmu_walker *w, const struct vmmu_cpu_state *cpu)
 /**
  * Walk va from the table at cr3 for the access given (enum vmmu_access).
  * Returns VMMU_WALK_OK, VMMU_WALK_PF, VMMU_WALK_GP, or a negative error:
- * -VMMU_EFAULT when a table is not memory, -VMMU_EINVAL for CR3 bits
- * beyond MAXPHYADDR.
+ * -VMMU_EFAULT when a table is not memory; -VMMU_EINVAL for CR3 bits
+ * beyond MAXPHYADDR, unknown access bits, WRITE|FETCH, USER|IMPLICIT or a
+ * NULL argument; -VMMU_EBUSY after 1000 walks lost the A/D race.
  *
  * On success A is set in every entry used and D in the leaf for writes,
  * each by compare-exchange; if an entry changed under the walk, the walk

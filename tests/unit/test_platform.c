@@ -266,6 +266,172 @@ static void test_minimal_platform(void **state)
 	mini_fini(&m);
 }
 
+/* --- ordering of hook calls ------------------------------------------------ */
+
+/* A platform that logs every hook call in order. */
+enum ev_kind { EV_ALLOC, EV_FREE, EV_FLUSH, EV_TRACE };
+
+struct logged {
+	struct mini m;
+	struct vmmu_platform_ops ops;
+	struct {
+		uint8_t kind;
+		uint32_t trace;
+		uint64_t a, b;
+	} ev[4096];
+	size_t n;
+};
+
+static struct logged *logged_of(void *ctx)
+{
+	return (struct logged *)mini_of(ctx);
+}
+
+static void log_ev(struct logged *l, uint8_t kind, uint32_t trace, uint64_t a,
+		   uint64_t b)
+{
+	assert_true(l->n < sizeof(l->ev) / sizeof(l->ev[0]));
+	l->ev[l->n].kind = kind;
+	l->ev[l->n].trace = trace;
+	l->ev[l->n].a = a;
+	l->ev[l->n].b = b;
+	l->n++;
+}
+
+static int logged_alloc(void *ctx, vmmu_hpa_t *frame)
+{
+	int rc = mini_alloc(ctx, frame);
+	if (rc == 0) {
+		log_ev(logged_of(ctx), EV_ALLOC, 0, frame->v, 0);
+	}
+	return rc;
+}
+
+static void logged_free(void *ctx, vmmu_hpa_t frame)
+{
+	log_ev(logged_of(ctx), EV_FREE, 0, frame.v, 0);
+	mini_free(ctx, frame);
+}
+
+static void logged_flush(void *ctx, const struct vmmu_tlb_req *req)
+{
+	log_ev(logged_of(ctx), EV_FLUSH, req->scope, req->addr, req->size);
+}
+
+static void logged_trace(void *ctx, uint32_t event, uint64_t a, uint64_t b)
+{
+	log_ev(logged_of(ctx), EV_TRACE, event, a, b);
+}
+
+static void logged_init(struct logged *l)
+{
+	memset(l, 0, sizeof(*l));
+	mini_init(&l->m, 1024);
+	l->ops = k_mini_ops;
+	l->ops.frame_alloc = logged_alloc;
+	l->ops.frame_free = logged_free;
+	l->ops.tlb_flush = logged_flush;
+	l->ops.trace = logged_trace;
+	l->m.plat.ops = &l->ops;
+}
+
+static size_t count_kind(const struct logged *l, size_t from, uint8_t kind)
+{
+	size_t n = 0;
+	for (size_t i = from; i < l->n; i++) {
+		n += l->ev[i].kind == kind;
+	}
+	return n;
+}
+
+/* Every frame free of the calls since `from` comes after their one flush. */
+static void expect_flush_then_frees(const struct logged *l, size_t from,
+				    uint64_t addr, uint64_t size)
+{
+	size_t flush_at = l->n;
+	CHECK_EQ(count_kind(l, from, EV_FLUSH), 1);
+	for (size_t i = from; i < l->n; i++) {
+		if (l->ev[i].kind == EV_FLUSH) {
+			flush_at = i;
+			CHECK_EQ(l->ev[i].trace, VMMU_TLB_RANGE);
+			CHECK_EQ(l->ev[i].a, addr);
+			CHECK_EQ(l->ev[i].b, size);
+		}
+		if (l->ev[i].kind == EV_FREE) {
+			CHECK_EQ(flush_at < i, true);
+		}
+	}
+}
+
+/* Trace events name the frames really allocated and freed, with a level. */
+static void expect_traces_match(const struct logged *l, unsigned levels)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->ev[i].kind != EV_TRACE) {
+			continue;
+		}
+		uint32_t t = l->ev[i].trace;
+		assert_true(t >= VMMU_TRACE_TABLE_ALLOC && t <= VMMU_TRACE_WALK_RETRY);
+		if (t == VMMU_TRACE_TABLE_ALLOC || t == VMMU_TRACE_TABLE_FREE) {
+			uint8_t want = t == VMMU_TRACE_TABLE_ALLOC ? EV_ALLOC : EV_FREE;
+			bool seen = false;
+			for (size_t k = 0; k < l->n; k++) {
+				seen |= l->ev[k].kind == want && l->ev[k].a == l->ev[i].a;
+			}
+			CHECK_EQ(seen, true);
+			assert_true(l->ev[i].b >= 1 && l->ev[i].b <= levels);
+		}
+		if (t == VMMU_TRACE_SPLIT) {
+			assert_true(l->ev[i].b >= 2 && l->ev[i].b <= 3);
+		}
+	}
+}
+
+static void test_flush_before_free(void **state)
+{
+	(void)state;
+	static struct logged l;
+	struct vmmu_fmt fmt;
+	struct vmmu_pt pt;
+	struct vmmu_prot p = {.perm = VMMU_PERM_R | VMMU_PERM_W};
+
+	logged_init(&l);
+	assert_int_equal(vmmu_fmt_init_x86(&fmt, 4, 46, VMMU_FMT_F_1G), 0);
+	WHERE("flush before free");
+	CHECK_EQ(vmmu_pt_init(&pt, &fmt, &l.m.plat), 0);
+	CHECK_EQ(vmmu_pt_map(&pt, GIB, 0, 8 * MIB, &p, VMMU_PT_4K_ONLY), 0);
+	CHECK_EQ(vmmu_pt_map(&pt, 3 * GIB, 0, GIB, &p, 0), 0);
+	CHECK_EQ(count_kind(&l, 0, EV_FLUSH), 0);
+
+	size_t from = l.n;
+	uint64_t tables = pt.table_count;
+	CHECK_EQ(vmmu_pt_unmap(&pt, GIB, 8 * MIB), 0); /* frees 4 PTs and a PD */
+	CHECK_EQ(pt.table_count, tables - 5);
+	assert_true(count_kind(&l, from, EV_FREE) >= 5);
+	expect_flush_then_frees(&l, from, GIB, 8 * MIB);
+
+	from = l.n;
+	CHECK_EQ(vmmu_pt_map(&pt, 3 * GIB + 2 * MIB, 0x1000, PAGE, &p,
+			     VMMU_PT_REPLACE), 0); /* splits 1G then 2M */
+	CHECK_EQ(count_kind(&l, from, EV_ALLOC), 2);
+	CHECK_EQ(count_kind(&l, from, EV_FLUSH), 1);
+	size_t splits = 0;
+	for (size_t i = from; i < l.n; i++) {
+		splits += l.ev[i].kind == EV_TRACE && l.ev[i].trace == VMMU_TRACE_SPLIT;
+	}
+	CHECK_EQ(splits, 2);
+
+	from = l.n;
+	CHECK_EQ(vmmu_pt_unmap(&pt, 0, 512 * GIB), 0);
+	expect_flush_then_frees(&l, from, 0, 512 * GIB);
+	CHECK_EQ(pt.table_count, 1);
+	vmmu_pt_destroy(&pt);
+	CHECK_EQ(l.m.allocs, l.m.frees);
+	CHECK_EQ(count_kind(&l, 0, EV_ALLOC), count_kind(&l, 0, EV_FREE));
+	expect_traces_match(&l, 4);
+	mini_fini(&l.m);
+}
+
 /* --- no global state ---------------------------------------------------- */
 
 struct counters {
@@ -460,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_platform_check),
 		cmocka_unit_test(test_bad_platform_refused),
 		cmocka_unit_test(test_minimal_platform),
+		cmocka_unit_test(test_flush_before_free),
 		cmocka_unit_test(test_no_global_state),
 		cmocka_unit_test(test_frames_return_home),
 	};

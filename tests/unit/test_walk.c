@@ -436,6 +436,12 @@ static void test_reserved_bits(void **state)
 	*pte(&e, p.slot[4]) &= ~X_U;
 	expect_pf(&e, VA4, VMMU_ACC_USER, rsvd | VMMU_PFEC_U, 3);
 	WHERE("PKRU is not consulted for RSVD faults");
+	*pte(&e, p.slot[4]) |= X_U;
+	*pte(&e, p.slot[3]) = 0x40000000 | X_P | X_U | X_PS | BIT(29) | X_KEY(5);
+	e.cpu.cr4 |= VMMU_CR4_PKE;
+	e.cpu.pkru = 3u << 10; /* AD5 | WD5 */
+	set_cpu(&e);
+	expect_pf(&e, VA4, VMMU_ACC_USER, rsvd | VMMU_PFEC_U, 3);
 	env_fini(&e);
 }
 

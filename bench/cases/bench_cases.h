@@ -89,6 +89,21 @@ struct bench_tree *bench_tree_new(unsigned levels, unsigned leaf_level,
 void bench_tree_free(void *tree);
 const char *bench_tree_error(void *tree);
 
+/*
+ * End of a timed loop over the ring: keep va for the next run, record the
+ * `bad` failed steps (if any) under `err`, return the run's checksum.
+ */
+static inline uint64_t bench_tree_loop_end(struct bench_tree *t, uint64_t va,
+					   uint64_t bad, const char *err)
+{
+	t->va = va;
+	if (bad != 0) {
+		t->bad += bad;
+		t->err = err;
+	}
+	return va ^ bad;
+}
+
 /* --- the cases -------------------------------------------------------------- */
 
 extern const struct bench_case bench_walk_4level_4k;

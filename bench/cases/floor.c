@@ -70,26 +70,6 @@ static inline uint64_t floor_loop(struct bench_tree *t, uint64_t n,
 	return va;
 }
 
-static uint64_t floor_run_2(void *st, uint64_t n)
-{
-	return floor_loop(st, n, 2);
-}
-
-static uint64_t floor_run_3(void *st, uint64_t n)
-{
-	return floor_loop(st, n, 3);
-}
-
-static uint64_t floor_run_4(void *st, uint64_t n)
-{
-	return floor_loop(st, n, 4);
-}
-
-static uint64_t floor_run_5(void *st, uint64_t n)
-{
-	return floor_loop(st, n, 5);
-}
-
 /*
  * Build the tree and check that the chase follows the ring the library
  * built: step k must land on ring element bench_ring_next(k).
@@ -123,62 +103,37 @@ static void *floor_setup(unsigned levels, unsigned leaf_level, unsigned loads)
 	return t;
 }
 
-static void *floor_setup_2(void)
-{
-	return floor_setup(4, 3, 2);
-}
+/*
+ * FLOOR_CASE(loads, levels, leaf_level, what) defines the case
+ * bench_floor_loads_<loads>, "floor/dependent_loads/<loads>": the chase of
+ * `loads` dependent loads over the tree of the walk case with `levels`
+ * and `leaf_level`, with the case's own run and setup functions (the
+ * shim passes them no case parameters).
+ */
+#define FLOOR_CASE(loads, levels, leaf_level, what_)                         \
+	static uint64_t floor_run_##loads(void *st, uint64_t n)              \
+	{                                                                    \
+		return floor_loop(st, n, loads);                             \
+	}                                                                    \
+	static void *floor_setup_##loads(void)                               \
+	{                                                                    \
+		return floor_setup(levels, leaf_level, loads);               \
+	}                                                                    \
+	const struct bench_case bench_floor_loads_##loads = {                \
+		.name = "floor/dependent_loads/" #loads,                     \
+		.what = (what_),                                             \
+		.setup = floor_setup_##loads,                                \
+		.teardown = bench_tree_free,                                 \
+		.run = floor_run_##loads,                                    \
+		.items_per_iter = 1,                                         \
+		.item = "chase",                                             \
+	}
 
-static void *floor_setup_3(void)
-{
-	return floor_setup(4, 2, 3);
-}
-
-static void *floor_setup_4(void)
-{
-	return floor_setup(4, 1, 4);
-}
-
-static void *floor_setup_5(void)
-{
-	return floor_setup(5, 1, 5);
-}
-
-const struct bench_case bench_floor_loads_2 = {
-	.name = "floor/dependent_loads/2",
-	.what = "2 dependent loads (PML4E, PDPTE) over the walk/4level/1g tables",
-	.setup = floor_setup_2,
-	.teardown = bench_tree_free,
-	.run = floor_run_2,
-	.items_per_iter = 1,
-	.item = "chase",
-};
-
-const struct bench_case bench_floor_loads_3 = {
-	.name = "floor/dependent_loads/3",
-	.what = "3 dependent loads (PML4E..PDE) over the walk/4level/2m tables",
-	.setup = floor_setup_3,
-	.teardown = bench_tree_free,
-	.run = floor_run_3,
-	.items_per_iter = 1,
-	.item = "chase",
-};
-
-const struct bench_case bench_floor_loads_4 = {
-	.name = "floor/dependent_loads/4",
-	.what = "4 dependent loads (PML4E..PTE) over the walk/4level/4k tables",
-	.setup = floor_setup_4,
-	.teardown = bench_tree_free,
-	.run = floor_run_4,
-	.items_per_iter = 1,
-	.item = "chase",
-};
-
-const struct bench_case bench_floor_loads_5 = {
-	.name = "floor/dependent_loads/5",
-	.what = "5 dependent loads (PML5E..PTE) over the walk/5level/4k tables",
-	.setup = floor_setup_5,
-	.teardown = bench_tree_free,
-	.run = floor_run_5,
-	.items_per_iter = 1,
-	.item = "chase",
-};
+FLOOR_CASE(2, 4, 3,
+	   "2 dependent loads (PML4E, PDPTE) over the walk/4level/1g tables");
+FLOOR_CASE(3, 4, 2,
+	   "3 dependent loads (PML4E..PDE) over the walk/4level/2m tables");
+FLOOR_CASE(4, 4, 1,
+	   "4 dependent loads (PML4E..PTE) over the walk/4level/4k tables");
+FLOOR_CASE(5, 5, 1,
+	   "5 dependent loads (PML5E..PTE) over the walk/5level/4k tables");

@@ -248,12 +248,8 @@ static uint64_t run_lookup(void *st, uint64_t n)
 		bad += vmmu_pt_lookup(&t->pt, va, &out, NULL, NULL) != 0;
 		va = base | (out & mask);
 	}
-	t->va = va;
-	if (bad != 0) {
-		t->bad += bad;
-		t->err = "vmmu_pt_lookup failed inside the timed loop";
-	}
-	return va ^ bad;
+	return bench_tree_loop_end(t, va, bad,
+				   "vmmu_pt_lookup failed inside the timed loop");
 }
 
 static void *setup_lookup(void)

@@ -27,6 +27,7 @@
 
 #include <vmmu/vmmu.h>
 
+#include "model_common.h"
 #include "ref_walk.h"
 #include "test_platform.h"
 
@@ -200,6 +201,7 @@ struct config {
 	unsigned levels;
 	unsigned maxphyaddr;
 	struct test_platform tp;
+	struct model_flat_mem mem; /* ref_walk's view of memory: tp's arena */
 	struct vmmu_fmt fmt;
 	struct vmmu_pt pt;
 	struct vmmu_walker walker;
@@ -223,34 +225,12 @@ static void die(const char *what, int rc)
 	exit(2);
 }
 
-/* ref_walk's view of memory: the test platform's arena. */
-static bool arena_read(void *ctx, uint64_t pa, uint64_t *val)
-{
-	struct test_platform *tp = ctx;
-
-	if (pa >= tp->frames * VMMU_PAGE_SIZE) {
-		return false;
-	}
-	memcpy(val, tp->arena + pa, sizeof(*val));
-	return true;
-}
-
-static void arena_write(void *ctx, uint64_t pa, uint64_t val)
-{
-	struct test_platform *tp = ctx;
-
-	memcpy(tp->arena + pa, &val, sizeof(val));
-}
-
 static void config_init(struct config *c, unsigned levels, unsigned maxphyaddr)
 {
 	struct vmmu_prot prot = {.perm = VMMU_PERM_R | VMMU_PERM_W |
 					 VMMU_PERM_U | VMMU_PERM_X};
-	struct vmmu_cpu_state cpu = {
-		.cr0 = VMMU_CR0_PE | VMMU_CR0_PG,
-		.cr4 = VMMU_CR4_PAE | (levels == 5 ? VMMU_CR4_LA57 : 0),
-		.efer = VMMU_EFER_LME | VMMU_EFER_LMA,
-	};
+	struct ref_cpu plain = {.cr4_la57 = levels == 5}; /* no WP, NX, keys */
+	struct vmmu_cpu_state cpu;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -258,6 +238,8 @@ static void config_init(struct config *c, unsigned levels, unsigned maxphyaddr)
 	c->maxphyaddr = maxphyaddr;
 	c->va = levels == 5 ? VA5 : VA4;
 	test_platform_init(&c->tp, 64);
+	c->mem.bytes = c->tp.arena;
+	c->mem.size = c->tp.frames * VMMU_PAGE_SIZE;
 	rc = vmmu_fmt_init_x86(&c->fmt, levels, maxphyaddr, VMMU_FMT_F_1G);
 	if (rc != 0) {
 		die("vmmu_fmt_init_x86", rc);
@@ -282,6 +264,7 @@ static void config_init(struct config *c, unsigned levels, unsigned maxphyaddr)
 	c->pd_pa = c->table_init[3] & X_ADDR;
 	c->pt_pa = c->table_init[2] & X_ADDR;
 	c->cr3 = c->pt.root.v;
+	model_cpu_state(&plain, &cpu);
 	rc = vmmu_walker_init(&c->walker, &c->fmt, &c->tp.plat, &cpu);
 	if (rc != 0) {
 		die("vmmu_walker_init", rc);
@@ -378,38 +361,6 @@ static void key_registers(uint64_t f, uint32_t *pkru, uint32_t *pkrs)
 	}
 }
 
-static const char *outcome_name(int rc)
-{
-	switch (rc) {
-	case VMMU_WALK_OK:
-		return "OK";
-	case VMMU_WALK_PF:
-		return "#PF";
-	case VMMU_WALK_GP:
-		return "#GP";
-	case -VMMU_EFAULT:
-		return "EFAULT";
-	default:
-		return "?";
-	}
-}
-
-/* ref outcome expressed as a vmmu_walk return value. */
-static int ref_as_rc(enum ref_outcome o)
-{
-	switch (o) {
-	case REF_OK:
-		return VMMU_WALK_OK;
-	case REF_PF:
-		return VMMU_WALK_PF;
-	case REF_GP:
-		return VMMU_WALK_GP;
-	case REF_BADMEM:
-		return -VMMU_EFAULT;
-	}
-	return -1000;
-}
-
 static void report(const struct config *c, uint64_t f, const char *what,
 		   int vrc, const struct vmmu_walk *vw,
 		   const struct ref_result *rr, const uint64_t *vafter,
@@ -423,11 +374,11 @@ static void report(const struct config *c, uint64_t f, const char *what,
 	       c->levels, c->maxphyaddr, (unsigned long long)f, what);
 	print_flags(stdout, f);
 	printf("\n  vmmu: %-6s pfec %#04x addr %#llx level %u\n",
-	       outcome_name(vrc), vrc == VMMU_WALK_PF ? vw->pfec : 0,
+	       model_outcome_name(vrc), vrc == VMMU_WALK_PF ? vw->pfec : 0,
 	       (unsigned long long)(vrc == VMMU_WALK_OK ? vw->addr : 0),
 	       vw->level);
 	printf("  ref:  %-6s pfec %#04x addr %#llx level %u\n",
-	       outcome_name(ref_as_rc(rr->outcome)),
+	       model_outcome_name(model_outcome_rc(rr->outcome)),
 	       rr->outcome == REF_PF ? rr->pfec : 0,
 	       (unsigned long long)(rr->outcome == REF_OK ? rr->pa : 0),
 	       rr->level);
@@ -440,35 +391,42 @@ static void report(const struct config *c, uint64_t f, const char *what,
 	}
 }
 
-static void run_case(struct config *c, uint64_t f)
+/* The model's CPU state for flags f. */
+static void ref_cpu_for(const struct config *c, uint64_t f,
+			struct ref_cpu *rcpu)
+{
+	memset(rcpu, 0, sizeof(*rcpu));
+	key_registers(f, &rcpu->pkru, &rcpu->pkrs);
+	rcpu->cr0_wp = HAS(f, F_CPU_WP);
+	rcpu->cr4_smep = HAS(f, F_CPU_SMEP);
+	rcpu->cr4_smap = HAS(f, F_CPU_SMAP);
+	rcpu->cr4_pke = HAS(f, F_CPU_PKE);
+	rcpu->cr4_pks = HAS(f, F_CPU_PKS);
+	rcpu->cr4_la57 = c->levels == 5;
+	rcpu->efer_nxe = HAS(f, F_CPU_NXE);
+	rcpu->maxphyaddr = c->maxphyaddr;
+	rcpu->page_1g = true;
+}
+
+/* The model's access for flags f. */
+static void ref_access_for(uint64_t f, struct ref_access *racc)
+{
+	memset(racc, 0, sizeof(*racc));
+	racc->user = HAS(f, F_ACC_USER);
+	racc->write = HAS(f, F_ACC_WRITE);
+	racc->fetch = HAS(f, F_ACC_FETCH);
+	racc->implicit = HAS(f, F_ACC_IMPLICIT);
+	racc->ac = HAS(f, F_CPU_AC);
+}
+
+/* Give the walker the same CPU state (it changes only with the outer,
+   context loop, so only then). */
+static void sync_walker_cpu(struct config *c, const struct ref_cpu *rcpu)
 {
 	struct vmmu_cpu_state cpu;
-	struct ref_cpu rcpu;
-	struct ref_access racc;
-	struct ref_mem rmem = {&c->tp, arena_read, arena_write};
-	struct vmmu_walk vw;
-	struct ref_result rr;
-	uint64_t before[6] = {0}, vafter[6] = {0}, rafter[6] = {0};
-	uint32_t access = 0;
-	uint32_t pkru, pkrs;
-	int vrc, rrc, rc;
-	const char *bad = NULL;
+	int rc;
 
-	/* CPU state, for vmmu and for the model. */
-	key_registers(f, &pkru, &pkrs);
-	memset(&cpu, 0, sizeof(cpu)); /* compared bytewise below */
-	cpu.cr0 = VMMU_CR0_PE | VMMU_CR0_PG |
-		  (HAS(f, F_CPU_WP) ? VMMU_CR0_WP : 0);
-	cpu.cr4 = VMMU_CR4_PAE | (c->levels == 5 ? VMMU_CR4_LA57 : 0) |
-		  (HAS(f, F_CPU_SMEP) ? VMMU_CR4_SMEP : 0) |
-		  (HAS(f, F_CPU_SMAP) ? VMMU_CR4_SMAP : 0) |
-		  (HAS(f, F_CPU_PKE) ? VMMU_CR4_PKE : 0) |
-		  (HAS(f, F_CPU_PKS) ? VMMU_CR4_PKS : 0);
-	cpu.efer = VMMU_EFER_LME | VMMU_EFER_LMA |
-		   (HAS(f, F_CPU_NXE) ? VMMU_EFER_NXE : 0);
-	cpu.pkru = pkru;
-	cpu.pkrs = pkrs;
-	/* The CPU state changes only with the outer (context) loop. */
+	model_cpu_state(rcpu, &cpu); /* zero-filled: compared bytewise */
 	if (memcmp(&cpu, &c->cpu, sizeof(cpu)) != 0) {
 		rc = vmmu_walker_set_cpu(&c->walker, &cpu);
 		if (rc != 0) {
@@ -476,73 +434,58 @@ static void run_case(struct config *c, uint64_t f)
 		}
 		c->cpu = cpu;
 	}
-	memset(&rcpu, 0, sizeof(rcpu));
-	rcpu.cr0_wp = HAS(f, F_CPU_WP);
-	rcpu.cr4_smep = HAS(f, F_CPU_SMEP);
-	rcpu.cr4_smap = HAS(f, F_CPU_SMAP);
-	rcpu.cr4_pke = HAS(f, F_CPU_PKE);
-	rcpu.cr4_pks = HAS(f, F_CPU_PKS);
-	rcpu.cr4_la57 = c->levels == 5;
-	rcpu.efer_nxe = HAS(f, F_CPU_NXE);
-	rcpu.pkru = pkru;
-	rcpu.pkrs = pkrs;
-	rcpu.maxphyaddr = c->maxphyaddr;
-	rcpu.page_1g = true;
+}
 
-	/* The access. */
-	memset(&racc, 0, sizeof(racc));
-	racc.user = HAS(f, F_ACC_USER);
-	racc.write = HAS(f, F_ACC_WRITE);
-	racc.fetch = HAS(f, F_ACC_FETCH);
-	racc.implicit = HAS(f, F_ACC_IMPLICIT);
-	racc.ac = HAS(f, F_CPU_AC);
-	access |= racc.user ? VMMU_ACC_USER : 0;
-	access |= racc.write ? VMMU_ACC_WRITE : 0;
-	access |= racc.fetch ? VMMU_ACC_FETCH : 0;
-	access |= racc.implicit ? VMMU_ACC_IMPLICIT : 0;
-	access |= racc.ac ? VMMU_ACC_AC : 0;
+/*
+ * vmmu and the model walk the same tables (reset in between); the entries
+ * each left behind go to vafter[] and rafter[].
+ */
+static int walk_both(struct config *c, uint64_t f, const struct ref_cpu *rcpu,
+		     const struct ref_access *racc, struct vmmu_walk *vw,
+		     struct ref_result *rr, uint64_t *vafter, uint64_t *rafter)
+{
+	struct ref_mem rmem = model_ref_mem(&c->mem);
+	uint64_t before[6] = {0};
+	int vrc;
 
-	/* vmmu on the tables... */
 	set_entries(c, f);
 	for (unsigned l = 1; l <= c->levels; l++) {
 		before[l] = *c->slot[l];
 	}
-	memset(&vw, 0, sizeof(vw));
-	vrc = vmmu_walk(&c->walker, c->cr3, c->va, access, &vw);
+	memset(vw, 0, sizeof(*vw));
+	vrc = vmmu_walk(&c->walker, c->cr3, c->va, model_access_flags(racc), vw);
 	for (unsigned l = 1; l <= c->levels; l++) {
 		vafter[l] = *c->slot[l];
 		*c->slot[l] = before[l];
 	}
-	/* ...and the model on the same tables, reset. */
-	rrc = ref_as_rc(ref_walk(&rmem, &rcpu, c->cr3, c->va, &racc, &rr));
+	ref_walk(&rmem, rcpu, c->cr3, c->va, racc, rr);
 	for (unsigned l = 1; l <= c->levels; l++) {
 		rafter[l] = *c->slot[l];
 	}
+	return vrc;
+}
 
-	if (vrc != rrc) {
-		bad = "outcome";
-	} else if (vrc == VMMU_WALK_PF && vw.pfec != rr.pfec) {
-		bad = "error code";
-	} else if (vrc == VMMU_WALK_OK && vw.addr != rr.pa) {
-		bad = "physical address";
-	} else if (memcmp(vafter, rafter, sizeof(vafter)) != 0) {
+static void run_case(struct config *c, uint64_t f)
+{
+	struct ref_cpu rcpu;
+	struct ref_access racc;
+	struct vmmu_walk vw;
+	struct ref_result rr;
+	uint64_t vafter[6] = {0}, rafter[6] = {0};
+	const char *bad;
+	int vrc;
+
+	ref_cpu_for(c, f, &rcpu);
+	ref_access_for(f, &racc);
+	sync_walker_cpu(c, &rcpu);
+	vrc = walk_both(c, f, &rcpu, &racc, &vw, &rr, vafter, rafter);
+
+	bad = model_outcome_mismatch(vrc, &vw, &rr);
+	if (bad == NULL && memcmp(vafter, rafter, sizeof(vafter)) != 0) {
 		bad = "entries after the access (A/D)";
-	} else if ((vrc == VMMU_WALK_OK || vrc == VMMU_WALK_PF) &&
-		   (vw.level != rr.level || vw.top_level != rr.top_level)) {
-		bad = "walk record: level";
-	} else if (vrc == VMMU_WALK_OK || vrc == VMMU_WALK_PF) {
-		for (unsigned l = rr.top_level; l >= rr.level && l >= 1; l--) {
-			if (vw.pte[l] != rr.pte[l] ||
-			    vw.pte_addr[l] != rr.pte_addr[l]) {
-				bad = "walk record: pte[]/pte_addr[]";
-				break;
-			}
-		}
 	}
-	if (bad == NULL && vrc == VMMU_WALK_OK &&
-	    (rcpu.cr4_pke || rcpu.cr4_pks) &&
-	    vw.pkey != ((rr.pte[rr.level] >> 59) & 15)) {
-		bad = "walk record: pkey";
+	if (bad == NULL) {
+		bad = model_record_mismatch(vrc, &vw, &rr, &rcpu);
 	}
 	if (bad != NULL) {
 		report(c, f, bad, vrc, &vw, &rr, vafter, rafter);

@@ -11,8 +11,10 @@ MODEL_QUERIES ?= 20000
 MODEL_FAST_QUERIES ?= 200000
 
 MODEL_INC := -Itests/support -Itests/model
-MODEL_COMMON_SRCS := tests/model/ref_walk.c tests/support/test_platform.c
-MODEL_HDRS := tests/model/ref_walk.h tests/support/test_platform.h $(PUBLIC_HEADERS)
+MODEL_COMMON_SRCS := tests/model/ref_walk.c tests/model/model_common.c \
+	tests/support/test_platform.c
+MODEL_HDRS := tests/model/ref_walk.h tests/model/model_common.h \
+	tests/support/test_platform.h $(PUBLIC_HEADERS)
 
 MODEL_BINS := $(MODEL_DIR)/exhaustive $(MODEL_DIR)/random_trees \
 	$(MODEL_DIR)/random_trees-fast

@@ -23,6 +23,7 @@
 
 #include <vmmu/vmmu.h>
 
+#include "model_common.h"
 #include "ref_walk.h"
 #include "test_platform.h"
 
@@ -75,6 +76,7 @@ struct tree {
 	struct vmmu_fmt fmt;
 	struct vmmu_walker walker;
 	uint8_t *ref_mem;       /* the model's copy of the arena */
+	struct model_flat_mem ref_flat; /* ref_walk's view of ref_mem */
 	unsigned frame_level[ARENA_FRAMES]; /* intended level of each frame */
 	unsigned root;          /* root frame */
 	uint64_t recent_va[16];
@@ -251,6 +253,7 @@ static void die(const char *what, int rc)
 
 static void tree_init(struct tree *t)
 {
+	struct ref_cpu plain; /* no WP, NX, keys */
 	struct vmmu_cpu_state cpu;
 	int rc;
 
@@ -272,15 +275,16 @@ static void tree_init(struct tree *t)
 		fprintf(stderr, "random_trees: out of memory\n");
 		exit(2);
 	}
+	t->ref_flat.bytes = t->ref_mem;
+	t->ref_flat.size = ARENA_BYTES;
 	rc = vmmu_fmt_init_x86(&t->fmt, t->levels, t->maxphyaddr,
 			       t->page_1g ? VMMU_FMT_F_1G : 0);
 	if (rc != 0) {
 		die("vmmu_fmt_init_x86", rc);
 	}
-	memset(&cpu, 0, sizeof(cpu));
-	cpu.cr0 = VMMU_CR0_PE | VMMU_CR0_PG;
-	cpu.cr4 = VMMU_CR4_PAE | (t->levels == 5 ? VMMU_CR4_LA57 : 0);
-	cpu.efer = VMMU_EFER_LME | VMMU_EFER_LMA;
+	memset(&plain, 0, sizeof(plain));
+	plain.cr4_la57 = t->levels == 5;
+	model_cpu_state(&plain, &cpu);
 	rc = vmmu_walker_init(&t->walker, &t->fmt, &t->tp.plat, &cpu);
 	if (rc != 0) {
 		die("vmmu_walker_init", rc);
@@ -292,25 +296,6 @@ static void tree_fini(struct tree *t)
 {
 	free(t->ref_mem);
 	test_platform_fini(&t->tp);
-}
-
-/* The model's memory: its own copy of the arena. */
-static bool ref_read(void *ctx, uint64_t pa, uint64_t *val)
-{
-	const uint8_t *mem = ctx;
-
-	if (pa >= ARENA_BYTES) {
-		return false;
-	}
-	memcpy(val, mem + pa, sizeof(*val));
-	return true;
-}
-
-static void ref_write(void *ctx, uint64_t pa, uint64_t val)
-{
-	uint8_t *mem = ctx;
-
-	memcpy(mem + pa, &val, sizeof(val));
 }
 
 /* A random address: usually through the tree, sometimes a recent one,
@@ -342,158 +327,188 @@ static uint64_t random_va(struct tree *t)
 	return va;
 }
 
-static const char *outcome_name(int rc)
-{
-	switch (rc) {
-	case VMMU_WALK_OK:
-		return "OK";
-	case VMMU_WALK_PF:
-		return "#PF";
-	case VMMU_WALK_GP:
-		return "#GP";
-	case -VMMU_EFAULT:
-		return "EFAULT";
-	default:
-		return "?";
-	}
-}
-
-static int ref_as_rc(enum ref_outcome o)
-{
-	switch (o) {
-	case REF_OK:
-		return VMMU_WALK_OK;
-	case REF_PF:
-		return VMMU_WALK_PF;
-	case REF_GP:
-		return VMMU_WALK_GP;
-	case REF_BADMEM:
-		return -VMMU_EFAULT;
-	}
-	return -1000;
-}
-
-static void query(struct tree *t, uint64_t seed, uint64_t qno)
-{
-	struct vmmu_cpu_state cpu;
+/* One query: what was asked, and what vmmu and the model answered. */
+struct query {
 	struct ref_cpu rcpu;
 	struct ref_access racc;
-	struct ref_mem rmem = {t->ref_mem, ref_read, ref_write};
+	uint64_t va, cr3;
+	uint64_t maps0, unmaps0; /* the platform's counts before the walk */
+	int vrc, rrc;
 	struct vmmu_walk vw;
 	struct ref_result rr;
-	uint64_t va, cr3;
-	uint32_t access = 0;
-	uint64_t maps0, unmaps0;
-	int vrc, rrc, rc;
-	const char *bad = NULL;
+};
 
-	/* CPU state. */
-	memset(&rcpu, 0, sizeof(rcpu));
-	rcpu.cr0_wp = chance(50);
-	rcpu.cr4_smep = chance(50);
-	rcpu.cr4_smap = chance(50);
-	rcpu.cr4_pke = chance(50);
-	rcpu.cr4_pks = chance(40);
-	rcpu.cr4_la57 = t->levels == 5;
-	rcpu.efer_nxe = chance(75);
-	rcpu.pkru = (uint32_t)rnd();
-	rcpu.pkrs = (uint32_t)rnd();
-	rcpu.maxphyaddr = t->maxphyaddr;
-	rcpu.page_1g = t->page_1g;
-	memset(&cpu, 0, sizeof(cpu));
-	cpu.cr0 = VMMU_CR0_PE | VMMU_CR0_PG | (rcpu.cr0_wp ? VMMU_CR0_WP : 0);
-	cpu.cr4 = VMMU_CR4_PAE | (rcpu.cr4_la57 ? VMMU_CR4_LA57 : 0) |
-		  (rcpu.cr4_smep ? VMMU_CR4_SMEP : 0) |
-		  (rcpu.cr4_smap ? VMMU_CR4_SMAP : 0) |
-		  (rcpu.cr4_pke ? VMMU_CR4_PKE : 0) |
-		  (rcpu.cr4_pks ? VMMU_CR4_PKS : 0);
-	cpu.efer = VMMU_EFER_LME | VMMU_EFER_LMA |
-		   (rcpu.efer_nxe ? VMMU_EFER_NXE : 0);
-	cpu.pkru = rcpu.pkru;
-	cpu.pkrs = rcpu.pkrs;
+static void random_ref_cpu(const struct tree *t, struct ref_cpu *rcpu)
+{
+	memset(rcpu, 0, sizeof(*rcpu));
+	rcpu->cr0_wp = chance(50);
+	rcpu->cr4_smep = chance(50);
+	rcpu->cr4_smap = chance(50);
+	rcpu->cr4_pke = chance(50);
+	rcpu->cr4_pks = chance(40);
+	rcpu->cr4_la57 = t->levels == 5;
+	rcpu->efer_nxe = chance(75);
+	rcpu->pkru = (uint32_t)rnd();
+	rcpu->pkrs = (uint32_t)rnd();
+	rcpu->maxphyaddr = t->maxphyaddr;
+	rcpu->page_1g = t->page_1g;
+}
+
+static void set_walker_cpu(struct tree *t, const struct ref_cpu *rcpu)
+{
+	struct vmmu_cpu_state cpu;
+	int rc;
+
+	model_cpu_state(rcpu, &cpu);
 	rc = vmmu_walker_set_cpu(&t->walker, &cpu);
 	if (rc != 0) {
 		die("vmmu_walker_set_cpu", rc);
 	}
+}
 
-	/* The access. */
-	memset(&racc, 0, sizeof(racc));
+static void random_access(struct ref_access *racc)
+{
+	memset(racc, 0, sizeof(*racc));
 	switch (below(3)) {
 	case 0:
 		break; /* read */
 	case 1:
-		racc.write = true;
+		racc->write = true;
 		break;
 	default:
-		racc.fetch = true;
+		racc->fetch = true;
 		break;
 	}
-	racc.user = chance(50);
-	racc.implicit = !racc.user && !racc.fetch && chance(25);
-	racc.ac = chance(50);
-	racc.no_ad = chance(10);
-	access |= racc.write ? VMMU_ACC_WRITE : 0;
-	access |= racc.user ? VMMU_ACC_USER : 0;
-	access |= racc.fetch ? VMMU_ACC_FETCH : 0;
-	access |= racc.implicit ? VMMU_ACC_IMPLICIT : 0;
-	access |= racc.ac ? VMMU_ACC_AC : 0;
-	access |= racc.no_ad ? VMMU_ACC_PEEK : 0;
+	racc->user = chance(50);
+	racc->implicit = !racc->user && !racc->fetch && chance(25);
+	racc->ac = chance(50);
+	racc->no_ad = chance(10);
+}
 
-	va = random_va(t);
-	/* CR3: the root, plus PWT/PCD now and then (not address bits). */
-	cr3 = ((uint64_t)t->root << 12) | (chance(20) ? (rnd() & 0x18) : 0);
+/* vmmu walks the arena, the model its copy. */
+static void walk_both(struct tree *t, struct query *q)
+{
+	struct ref_mem rmem = model_ref_mem(&t->ref_flat);
 
-	maps0 = t->tp.maps;
-	unmaps0 = t->tp.unmaps;
-	memset(&vw, 0, sizeof(vw));
-	vrc = vmmu_walk(&t->walker, cr3, va, access, &vw);
-	rrc = ref_as_rc(ref_walk(&rmem, &rcpu, cr3, va, &racc, &rr));
+	q->maps0 = t->tp.maps;
+	q->unmaps0 = t->tp.unmaps;
+	memset(&q->vw, 0, sizeof(q->vw));
+	q->vrc = vmmu_walk(&t->walker, q->cr3, q->va,
+			   model_access_flags(&q->racc), &q->vw);
+	q->rrc = model_outcome_rc(ref_walk(&rmem, &q->rcpu, q->cr3, q->va,
+					   &q->racc, &q->rr));
+}
 
-	if (vrc != rrc) {
-		bad = "outcome";
-	} else if (vrc == VMMU_WALK_PF && vw.pfec != rr.pfec) {
-		bad = "error code";
-	} else if (vrc == VMMU_WALK_OK && vw.addr != rr.pa) {
-		bad = "physical address";
-	} else if (memcmp(t->tp.arena, t->ref_mem, ARENA_BYTES) != 0) {
+/* The first way vmmu and the model disagree on q; NULL when they agree. */
+static const char *query_mismatch(const struct tree *t, const struct query *q)
+{
+	const char *bad = model_outcome_mismatch(q->vrc, &q->vw, &q->rr);
+
+	if (bad == NULL && memcmp(t->tp.arena, t->ref_mem, ARENA_BYTES) != 0) {
 		bad = "memory after the access (A/D bits)";
-	} else if ((vrc == VMMU_WALK_OK || vrc == VMMU_WALK_PF) &&
-		   (vw.level != rr.level || vw.top_level != rr.top_level)) {
-		bad = "walk record: level";
-	} else if (vrc == VMMU_WALK_OK || vrc == VMMU_WALK_PF) {
-		for (unsigned l = rr.top_level; l >= rr.level && l >= 1; l--) {
-			if (vw.pte[l] != rr.pte[l] ||
-			    vw.pte_addr[l] != rr.pte_addr[l]) {
-				bad = "walk record: pte[]/pte_addr[]";
-				break;
-			}
-		}
 	}
-	if (bad == NULL && vrc == VMMU_WALK_OK &&
-	    (rcpu.cr4_pke || rcpu.cr4_pks) &&
-	    vw.pkey != ((rr.pte[rr.level] >> 59) & 15)) {
-		bad = "walk record: pkey";
+	if (bad == NULL) {
+		bad = model_record_mismatch(q->vrc, &q->vw, &q->rr, &q->rcpu);
 	}
-	if (bad == NULL && t->tp.maps - maps0 != t->tp.unmaps - unmaps0) {
+	if (bad == NULL &&
+	    t->tp.maps - q->maps0 != t->tp.unmaps - q->unmaps0) {
 		bad = "frame_map/frame_unmap not balanced";
 	}
+	return bad;
+}
 
-	if (rrc >= VMMU_WALK_OK && rrc <= VMMU_WALK_GP) {
-		outcome_count[rrc]++;
+static void count_outcome(const struct query *q)
+{
+	if (q->rrc >= VMMU_WALK_OK && q->rrc <= VMMU_WALK_GP) {
+		outcome_count[q->rrc]++;
 	} else {
 		outcome_count[3]++;
 	}
-	if (rr.outcome == REF_PF) {
-		if ((rr.pfec & REF_PFEC_P) == 0) {
-			pf_not_present++;
-		} else if ((rr.pfec & REF_PFEC_RSVD) != 0) {
-			pf_reserved++;
-		} else if ((rr.pfec & REF_PFEC_PK) != 0) {
-			pf_key++;
-		} else {
-			pf_rights++;
+	if (q->rr.outcome != REF_PF) {
+		return;
+	}
+	if ((q->rr.pfec & REF_PFEC_P) == 0) {
+		pf_not_present++;
+	} else if ((q->rr.pfec & REF_PFEC_RSVD) != 0) {
+		pf_reserved++;
+	} else if ((q->rr.pfec & REF_PFEC_PK) != 0) {
+		pf_key++;
+	} else {
+		pf_rights++;
+	}
+}
+
+static void print_query(const struct tree *t, const struct query *q)
+{
+	const struct ref_cpu *c = &q->rcpu;
+	const struct ref_access *a = &q->racc;
+
+	printf("  tree: %u-level, MAXPHYADDR %u, 1G %s, %s platform, cr3 %#" PRIx64 "\n",
+	       t->levels, t->maxphyaddr, t->page_1g ? "yes" : "no",
+	       t->mapped ? "frame_map" : "direct-map", q->cr3);
+	printf("  cpu: wp %d smep %d smap %d pke %d pks %d nxe %d pkru %#x pkrs %#x\n",
+	       c->cr0_wp, c->cr4_smep, c->cr4_smap, c->cr4_pke, c->cr4_pks,
+	       c->efer_nxe, c->pkru, c->pkrs);
+	printf("  access: va %#" PRIx64 "%s%s%s%s%s%s\n", q->va,
+	       a->write ? " write" : "", a->user ? " user" : "",
+	       a->fetch ? " fetch" : "", a->implicit ? " implicit" : "",
+	       a->ac ? " ac" : "", a->no_ad ? " peek" : "");
+}
+
+static void print_answers(const struct tree *t, const struct query *q)
+{
+	const struct vmmu_walk *vw = &q->vw;
+	const struct ref_result *rr = &q->rr;
+
+	printf("  vmmu: %-6s pfec %#04x addr %#" PRIx64 " level %u\n",
+	       model_outcome_name(q->vrc), q->vrc == VMMU_WALK_PF ? vw->pfec : 0,
+	       q->vrc == VMMU_WALK_OK ? vw->addr : 0, vw->level);
+	printf("  ref:  %-6s pfec %#04x addr %#" PRIx64 " level %u\n",
+	       model_outcome_name(q->rrc), rr->outcome == REF_PF ? rr->pfec : 0,
+	       rr->outcome == REF_OK ? rr->pa : 0, rr->level);
+	for (unsigned l = rr->top_level; l >= 1; l--) {
+		if (rr->pte_addr[l] == 0 && rr->pte[l] == 0) {
+			continue;
+		}
+		printf("  %-5s @%#" PRIx64 ": ref read %#018" PRIx64
+		       " / vmmu @%#" PRIx64 " %#018" PRIx64 "\n",
+		       vmmu_fmt_level_name(&t->fmt, l), rr->pte_addr[l],
+		       rr->pte[l], vw->pte_addr[l], vw->pte[l]);
+	}
+}
+
+/* The first 8 words where the arena and the model's copy differ. */
+static void print_memory_diff(const struct tree *t)
+{
+	for (uint64_t pa = 0, shown = 0; pa < ARENA_BYTES && shown < 8;
+	     pa += 8) {
+		uint64_t a, b;
+
+		memcpy(&a, t->tp.arena + pa, 8);
+		memcpy(&b, t->ref_mem + pa, 8);
+		if (a != b) {
+			printf("  memory @%#" PRIx64 ": vmmu %#018" PRIx64
+			       " ref %#018" PRIx64 "\n", pa, a, b);
+			shown++;
 		}
 	}
+}
+
+static void query(struct tree *t, uint64_t seed, uint64_t qno)
+{
+	struct query q;
+	const char *bad;
+
+	random_ref_cpu(t, &q.rcpu);
+	set_walker_cpu(t, &q.rcpu);
+	random_access(&q.racc);
+	q.va = random_va(t);
+	/* CR3: the root, plus PWT/PCD now and then (not address bits). */
+	q.cr3 = ((uint64_t)t->root << 12) | (chance(20) ? (rnd() & 0x18) : 0);
+	walk_both(t, &q);
+
+	bad = query_mismatch(t, &q);
+	count_outcome(&q);
 	if (bad == NULL) {
 		passed++;
 		return;
@@ -502,44 +517,9 @@ static void query(struct tree *t, uint64_t seed, uint64_t qno)
 	if (failed <= 20) {
 		printf("MISMATCH (seed %#" PRIx64 ", query %" PRIu64 "): %s\n",
 		       seed, qno, bad);
-		printf("  tree: %u-level, MAXPHYADDR %u, 1G %s, %s platform, cr3 %#" PRIx64 "\n",
-		       t->levels, t->maxphyaddr, t->page_1g ? "yes" : "no",
-		       t->mapped ? "frame_map" : "direct-map", cr3);
-		printf("  cpu: wp %d smep %d smap %d pke %d pks %d nxe %d pkru %#x pkrs %#x\n",
-		       rcpu.cr0_wp, rcpu.cr4_smep, rcpu.cr4_smap, rcpu.cr4_pke,
-		       rcpu.cr4_pks, rcpu.efer_nxe, rcpu.pkru, rcpu.pkrs);
-		printf("  access: va %#" PRIx64 "%s%s%s%s%s%s\n", va,
-		       racc.write ? " write" : "", racc.user ? " user" : "",
-		       racc.fetch ? " fetch" : "",
-		       racc.implicit ? " implicit" : "", racc.ac ? " ac" : "",
-		       racc.no_ad ? " peek" : "");
-		printf("  vmmu: %-6s pfec %#04x addr %#" PRIx64 " level %u\n",
-		       outcome_name(vrc), vrc == VMMU_WALK_PF ? vw.pfec : 0,
-		       vrc == VMMU_WALK_OK ? vw.addr : 0, vw.level);
-		printf("  ref:  %-6s pfec %#04x addr %#" PRIx64 " level %u\n",
-		       outcome_name(rrc), rr.outcome == REF_PF ? rr.pfec : 0,
-		       rr.outcome == REF_OK ? rr.pa : 0, rr.level);
-		for (unsigned l = rr.top_level; l >= 1; l--) {
-			if (rr.pte_addr[l] == 0 && rr.pte[l] == 0) {
-				continue;
-			}
-			printf("  %-5s @%#" PRIx64 ": ref read %#018" PRIx64
-			       " / vmmu @%#" PRIx64 " %#018" PRIx64 "\n",
-			       vmmu_fmt_level_name(&t->fmt, l), rr.pte_addr[l],
-			       rr.pte[l], vw.pte_addr[l], vw.pte[l]);
-		}
-		for (uint64_t pa = 0, shown = 0; pa < ARENA_BYTES && shown < 8;
-		     pa += 8) {
-			uint64_t a, b;
-
-			memcpy(&a, t->tp.arena + pa, 8);
-			memcpy(&b, t->ref_mem + pa, 8);
-			if (a != b) {
-				printf("  memory @%#" PRIx64 ": vmmu %#018" PRIx64
-				       " ref %#018" PRIx64 "\n", pa, a, b);
-				shown++;
-			}
-		}
+		print_query(t, &q);
+		print_answers(t, &q);
+		print_memory_diff(t);
 	}
 	/* Resynchronise so one mismatch is not reported forever. */
 	memcpy(t->ref_mem, t->tp.arena, ARENA_BYTES);

@@ -10,35 +10,12 @@
  * derived from the descriptor under test.
  */
 #include <limits.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 #include <vmmu/vmmu.h>
 
-/* --- failure context --------------------------------------------------- */
+#include "unit_check.h"
 
-static char g_where[256];
-
-#define WHERE(...) snprintf(g_where, sizeof(g_where), __VA_ARGS__)
-
-#define CHECK_EQ(a, b)                                                      \
-	do {                                                                \
-		unsigned long long a_ = (unsigned long long)(a);            \
-		unsigned long long b_ = (unsigned long long)(b);            \
-		if (a_ != b_) {                                             \
-			print_error("%s:%d [%s] %s = %#llx, expected %#llx\n", \
-				    __FILE__, __LINE__, g_where, #a, a_, b_); \
-			fail();                                             \
-		}                                                           \
-	} while (0)
-
-#define BIT(n) (1ull << (n))
 /* Bits hi..lo inclusive. */
 static uint64_t bits(unsigned hi, unsigned lo)
 {
@@ -154,6 +131,19 @@ static uint64_t leaf_size(unsigned level)
 	return 1ull << (12 + 9 * (level - 1));
 }
 
+/* A check of one level of one format case. */
+typedef void (*level_check_fn)(const struct fmt_case *c, unsigned level);
+
+/* Run `check` on every level of every format case. */
+static void check_every_level(level_check_fn check)
+{
+	for (size_t i = 0; i < g_ncases; i++) {
+		for (unsigned l = 1; l <= g_cases[i].levels; l++) {
+			check(&g_cases[i], l);
+		}
+	}
+}
+
 /* --- descriptor shape ---------------------------------------------------- */
 
 static void test_descriptor_shape(void **state)
@@ -191,6 +181,7 @@ static void test_descriptor_shape(void **state)
 static void check_fields_disjoint(const struct fmt_case *c, unsigned l)
 {
 	const struct vmmu_fmt_level *lv = &c->fmt.level[l];
+	where_case(c, l, "fields");
 	const uint64_t fields[] = {
 		lv->read, lv->write, lv->user, lv->nx, lv->exec, lv->uexec,
 		lv->accessed, lv->dirty, lv->global, lv->pwt, lv->pcd,
@@ -235,12 +226,7 @@ static void check_fields_disjoint(const struct fmt_case *c, unsigned l)
 static void test_fields_disjoint(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < g_ncases; i++) {
-		for (unsigned l = 1; l <= g_cases[i].levels; l++) {
-			where_case(&g_cases[i], l, "fields");
-			check_fields_disjoint(&g_cases[i], l);
-		}
-	}
+	check_every_level(check_fields_disjoint);
 }
 
 /* --- encode/decode round trip -------------------------------------------- */
@@ -418,11 +404,7 @@ static void round_trip_level(const struct fmt_case *c, unsigned level)
 static void test_leaf_round_trip(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < g_ncases; i++) {
-		for (unsigned l = 1; l <= g_cases[i].levels; l++) {
-			round_trip_level(&g_cases[i], l);
-		}
-	}
+	check_every_level(round_trip_level);
 }
 
 static void sweep_pkeys_and_caches(const struct fmt_case *c, unsigned level)
@@ -448,11 +430,7 @@ static void sweep_pkeys_and_caches(const struct fmt_case *c, unsigned level)
 static void test_leaf_pkey_cache_sweep(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < g_ncases; i++) {
-		for (unsigned l = 1; l <= g_cases[i].levels; l++) {
-			sweep_pkeys_and_caches(&g_cases[i], l);
-		}
-	}
+	check_every_level(sweep_pkeys_and_caches);
 }
 
 static struct vmmu_prot plain_prot(const struct fmt_case *c)
@@ -505,11 +483,7 @@ static void check_leaf_address_errors(const struct fmt_case *c, unsigned level)
 static void test_leaf_address_errors(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < g_ncases; i++) {
-		for (unsigned l = 1; l <= g_cases[i].levels; l++) {
-			check_leaf_address_errors(&g_cases[i], l);
-		}
-	}
+	check_every_level(check_leaf_address_errors);
 }
 
 /* Named refusals from the brief, spelled out. */
@@ -642,27 +616,7 @@ static void test_present(void **state)
  *   Table 4-18 PDE (2M page):    20:13 and 51:M.
  *   Table 4-19 PDE (-> PT):      51:M.
  *   Table 4-20 PTE (4K page):    51:M.
- */
-static bool x86_reserved(const struct fmt_case *c, unsigned level, bool leaf,
-			 unsigned bit)
-{
-	if (bit >= c->maxphy && bit <= 51) {
-		return true;
-	}
-	if (!leaf) {
-		return bit == 7 && (level >= 4 ||
-				    (level == 3 && !(c->flags & VMMU_FMT_F_1G)));
-	}
-	if (level == 3) {
-		return bit >= 13 && bit <= 29;
-	}
-	if (level == 2) {
-		return bit >= 13 && bit <= 20;
-	}
-	return false;
-}
-
-/*
+ *
  * EPT, SDM Vol. 3C §29.3.2 (M = MAXPHYADDR; bits 11, 62:52 ignored or
  * feature bits; 8/9 A/D or ignored; 10 UX or ignored):
  *   Table 29-1 PML5E, 29-2 PML4E: 7:3 reserved; 51:M.
@@ -672,34 +626,34 @@ static bool x86_reserved(const struct fmt_case *c, unsigned level, bool leaf,
  *   Table 29-5 PDE (2M page):     20:12 reserved; 51:M.
  *   Table 29-6 PDE (-> PT):       7:3 reserved (bit 7 = 1 is a 2M page).
  *   Table 29-7 PTE (4K page):     51:M (5:3 memtype, 6 IPAT, 7 ignored).
+ *
+ * The two differ only in: EPT table entries also reserve 6:3, and the
+ * reserved address bits of an EPT 1G/2M leaf start at 12 (x86: 13, as
+ * bit 12 is the PAT bit).
  */
-static bool ept_reserved(const struct fmt_case *c, unsigned level, bool leaf,
+static bool sdm_reserved(const struct fmt_case *c, unsigned level, bool leaf,
 			 unsigned bit)
 {
+	bool ept = is_ept(c);
+	unsigned large_leaf_lo = ept ? 12 : 13;
+
 	if (bit >= c->maxphy && bit <= 51) {
 		return true;
 	}
 	if (!leaf) {
-		if (bit >= 3 && bit <= 6) {
+		if (ept && bit >= 3 && bit <= 6) {
 			return true;
 		}
 		return bit == 7 && (level >= 4 ||
 				    (level == 3 && !(c->flags & VMMU_FMT_F_1G)));
 	}
 	if (level == 3) {
-		return bit >= 12 && bit <= 29;
+		return bit >= large_leaf_lo && bit <= 29;
 	}
 	if (level == 2) {
-		return bit >= 12 && bit <= 20;
+		return bit >= large_leaf_lo && bit <= 20;
 	}
 	return false;
-}
-
-static bool sdm_reserved(const struct fmt_case *c, unsigned level, bool leaf,
-			 unsigned bit)
-{
-	return is_ept(c) ? ept_reserved(c, level, leaf, bit)
-			 : x86_reserved(c, level, leaf, bit);
 }
 
 static void check_rsvd_bits(const struct fmt_case *c, unsigned level, bool leaf)

@@ -5,36 +5,11 @@
  * trees, formats and platforms used interleaved in one process, each
  * platform seeing only its own calls.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
 #include "test_platform.h"
-
-static char g_where[256];
-
-#define WHERE(...) snprintf(g_where, sizeof(g_where), __VA_ARGS__)
-
-#define CHECK_EQ(a, b)                                                      \
-	do {                                                                \
-		unsigned long long a_ = (unsigned long long)(a);            \
-		unsigned long long b_ = (unsigned long long)(b);            \
-		if (a_ != b_) {                                             \
-			print_error("%s:%d [%s] %s = %#llx, expected %#llx\n", \
-				    __FILE__, __LINE__, g_where, #a, a_, b_); \
-			fail();                                             \
-		}                                                           \
-	} while (0)
-
-#define PAGE 4096ull
-#define MIB (1024ull * 1024)
-#define GIB (1024ull * MIB)
+#include "unit_check.h"
 
 /* --- a platform with only the required hooks --------------------------- */
 
@@ -247,11 +222,7 @@ static void test_minimal_platform(void **state)
 
 	struct vmmu_walker w;
 	struct vmmu_walk wk;
-	struct vmmu_cpu_state cpu = {
-		.cr0 = VMMU_CR0_PE | VMMU_CR0_PG | VMMU_CR0_WP,
-		.cr4 = VMMU_CR4_PAE,
-		.efer = VMMU_EFER_LME | VMMU_EFER_LMA | VMMU_EFER_NXE,
-	};
+	struct vmmu_cpu_state cpu = long_mode_cpu(4);
 	CHECK_EQ(vmmu_walker_init(&w, &fmt, &m.plat, &cpu), 0);
 	CHECK_EQ(vmmu_walk(&w, pt.root.v, GIB + 2 * PAGE + 5, VMMU_ACC_WRITE, &wk),
 		 VMMU_WALK_OK);
@@ -559,11 +530,7 @@ static void test_no_global_state(void **state)
 	/* Walks: x86 walker over tree 0, EPT walk over tree 1. */
 	struct vmmu_walker w;
 	struct vmmu_walk wk;
-	struct vmmu_cpu_state cpu = {
-		.cr0 = VMMU_CR0_PE | VMMU_CR0_PG | VMMU_CR0_WP,
-		.cr4 = VMMU_CR4_PAE,
-		.efer = VMMU_EFER_LME | VMMU_EFER_LMA | VMMU_EFER_NXE,
-	};
+	struct vmmu_cpu_state cpu = long_mode_cpu(4);
 	WHERE("walks");
 	CHECK_EQ(vmmu_walker_init(&w, &in[0].fmt, &in[0].tp.plat, &cpu), 0);
 	ON(in, 0, rc = vmmu_walk(&w, in[0].pt.root.v, GIB + 2 * MIB + 0x1234,

@@ -9,36 +9,10 @@
  *   EPT: Vol. 3C §29.3.2 (entries), §29.3.3 (misconfigurations and
  *        violations; exit qualification Table 28-7), §29.3.5 (A/D).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
-
 #include "test_platform.h"
-
-static char g_where[256];
-
-#define WHERE(...) snprintf(g_where, sizeof(g_where), __VA_ARGS__)
-
-#define CHECK_EQ(a, b)                                                      \
-	do {                                                                \
-		unsigned long long a_ = (unsigned long long)(a);            \
-		unsigned long long b_ = (unsigned long long)(b);            \
-		if (a_ != b_) {                                             \
-			print_error("%s:%d [%s] %s = %#llx, expected %#llx\n", \
-				    __FILE__, __LINE__, g_where, #a, a_, b_); \
-			fail();                                             \
-		}                                                           \
-	} while (0)
-
-#define BIT(n) (1ull << (n))
-#define PAGE 4096ull
-#define MIB (1024ull * 1024)
-#define GIB (1024ull * MIB)
+#include "unit_check.h"
 
 /* x86 entry bits (SDM Vol. 3A Tables 4-14..4-20). */
 #define X_P BIT(0)
@@ -102,23 +76,13 @@ static unsigned idx(uint64_t va, unsigned level)
 	return (va >> (12 + 9 * (level - 1))) & 511;
 }
 
-static struct vmmu_cpu_state default_cpu(unsigned levels)
-{
-	struct vmmu_cpu_state c = {
-		.cr0 = VMMU_CR0_PE | VMMU_CR0_PG | VMMU_CR0_WP,
-		.cr4 = VMMU_CR4_PAE | (levels == 5 ? VMMU_CR4_LA57 : 0),
-		.efer = VMMU_EFER_LME | VMMU_EFER_LMA | VMMU_EFER_NXE,
-	};
-	return c;
-}
-
 static void x86_env(struct wenv *e, unsigned levels, unsigned maxphy,
 		    unsigned flags)
 {
 	memset(e, 0, sizeof(*e));
 	test_platform_init(&e->tp, FRAMES);
 	assert_int_equal(vmmu_fmt_init_x86(&e->fmt, levels, maxphy, flags), 0);
-	e->cpu = default_cpu(levels);
+	e->cpu = long_mode_cpu(levels);
 	assert_int_equal(vmmu_walker_init(&e->w, &e->fmt, &e->tp.plat, &e->cpu), 0);
 	e->root = new_table(e);
 	e->table_flags = X_TABLE;
@@ -754,7 +718,7 @@ static void test_set_cpu(void **state)
 
 	struct vmmu_cpu_state bad[5];
 	for (int i = 0; i < 5; i++) {
-		bad[i] = default_cpu(4);
+		bad[i] = long_mode_cpu(4);
 	}
 	bad[0].cr0 &= ~VMMU_CR0_PG;
 	bad[1].cr4 &= ~VMMU_CR4_PAE;
@@ -776,7 +740,7 @@ static void test_set_cpu(void **state)
 
 	x86_env(&e, 5, 46, 0);
 	WHERE("5-level needs LA57");
-	struct vmmu_cpu_state c = default_cpu(5);
+	struct vmmu_cpu_state c = long_mode_cpu(5);
 	c.cr4 &= ~VMMU_CR4_LA57;
 	CHECK_EQ(vmmu_walker_set_cpu(&e.w, &c), -VMMU_EINVAL);
 	struct vmmu_walker w2;
@@ -787,7 +751,7 @@ static void test_set_cpu(void **state)
 	x86_env(&e, 4, 46, 0);
 	struct vmmu_fmt ept;
 	assert_int_equal(vmmu_fmt_init_ept(&ept, 4, 46, 0), 0);
-	c = default_cpu(4);
+	c = long_mode_cpu(4);
 	CHECK_EQ(vmmu_walker_init(&w2, &ept, &e.tp.plat, &c), -VMMU_EINVAL);
 	CHECK_EQ(vmmu_walker_init(&w2, NULL, &e.tp.plat, &c), -VMMU_EINVAL);
 	CHECK_EQ(vmmu_walker_init(&w2, &e.fmt, NULL, &c), -VMMU_EINVAL);

@@ -4,7 +4,8 @@
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
-UNIT_SUPPORT := tests/support/test_platform.c tests/support/test_platform.h
+UNIT_SUPPORT := tests/support/test_platform.c tests/support/test_platform.h \
+	tests/unit/unit_check.h
 
 .PHONY: check-unit
 

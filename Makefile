@@ -110,7 +110,7 @@ $(BUILD)/hdrchk/%.c.o: include/vmmu/%.h
 	@printf '#include <vmmu/%s.h>\n#include <vmmu/%s.h>\n' $* $* > $(@:.o=)
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -x c -c $(@:.o=) -o $@
 
-$(BUILD)/hdrchk/%.cc.o: include/vmmu/%.h
+$(BUILD)/hdrchk/%.cc.o: include/vmmu/%.h | deps-cxx
 	@mkdir -p $(dir $@)
 	@printf '#include <vmmu/%s.h>\n#include <vmmu/%s.h>\n' $* $* > $(@:.o=)
 	$(CXX) -std=c++17 -pedantic -Wall -Wextra -Werror -Iinclude -x c++ -c $(@:.o=) -o $@

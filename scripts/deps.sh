@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, and only those missing.
-# Usage: scripts/deps.sh GROUP...   (groups: build test fuzz qemu bench)
+# Usage: scripts/deps.sh GROUP...   (groups: build cxx test fuzz qemu bench)
 # Called by make before targets that need more than gcc and make; safe to
 # run by hand. Uses apt-get --no-install-recommends; needs root (or sudo).
 set -eu
@@ -32,6 +32,9 @@ for group in "$@"; do
 		need gcc gcc
 		need make make
 		need binutils nm
+		;;
+	cxx)
+		need g++ g++
 		;;
 	test)
 		need g++ g++

@@ -32,6 +32,9 @@ for group in "$@"; do
 		need gcc gcc
 		need make make
 		need binutils nm
+		# gcc only recommends the C library headers; the hosted tests
+		# and libvmmu.so need them.
+		need libc6-dev /usr/include/stdio.h
 		;;
 	cxx)
 		need g++ g++

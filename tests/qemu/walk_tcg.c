@@ -24,6 +24,10 @@
  *
  * Groups: permissions (leaf x parent U/W/NX x access x CPU mode),
  * reserved bits, ignored bits, not-present at each level, A/D presets.
+ *
+ * With "-append la57" the runtime runs everything on 5-level paging
+ * (kx_la57) and the windows move to 57-bit canonical addresses; every
+ * path then has one more level (the PML5E), compared like the others.
  */
 #include "kx.h"
 
@@ -31,8 +35,15 @@
 #define SZ_2M (1ull << 21)
 #define SZ_1G (1ull << 30)
 
+/* 4-level paging: canonical over 48 bits. */
 #define WIN_SUP 0xffff923400000000ull  /* PML4 slot 292 */
 #define WIN_USER 0x00005a5a00000000ull /* PML4 slot 180 */
+/*
+ * 5-level paging (kx_la57): canonical over 57 bits only, so with 4-level
+ * paging still in force they would #GP; PML5 slots other than 0 and 511.
+ */
+#define WIN_SUP_LA57 0xff92340000000000ull  /* PML5 slot 402, PML4 slot 104 */
+#define WIN_USER_LA57 0x005a5a0000000000ull /* PML5 slot 90, PML4 slot 180 */
 #define DATA_OFF 0x7c0u                /* byte accessed inside the data page */
 #define MAX_DIAG 40u                   /* mismatches printed in full */
 
@@ -47,7 +58,7 @@ struct window {
 	uint64_t va;         /* the byte accessed */
 	uint64_t pa;         /* where va must translate to */
 	unsigned perm;       /* leaf rights now set (enum perm_bits) */
-	vmmu_pte_t *slot[VMMU_LEVEL_MAX + 1];  /* [leaf..4] live entries */
+	vmmu_pte_t *slot[VMMU_LEVEL_MAX + 1];  /* [leaf..levels] live entries */
 	vmmu_pte_t clean[VMMU_LEVEL_MAX + 1];  /* their values, A/D clear */
 	bool ok;             /* mapped as intended */
 };
@@ -547,8 +558,8 @@ static unsigned rsvd_bits(unsigned level, bool leaf, unsigned out[8])
 		out[n++] = 13;
 		out[n++] = 29;
 	}
-	if (!leaf && level == 4) {
-		out[n++] = 7; /* PS in a PML4E */
+	if (!leaf && level >= 4) {
+		out[n++] = 7; /* PS in a PML4E (and a PML5E) */
 	}
 	return n;
 }
@@ -667,6 +678,12 @@ static void setup_windows(void)
 	for (unsigned wi = 0; wi < NWIN; wi++) {
 		struct window *w = &windows[wi];
 		uint64_t size = entry_size(w->leaf);
+
+		if (kx_la57) {
+			/* Same offsets, 57-bit canonical bases. */
+			w->base = w->base >= WIN_SUP ? w->base - WIN_SUP + WIN_SUP_LA57
+						     : w->base - WIN_USER + WIN_USER_LA57;
+		}
 		unsigned flags = w->leaf == 1 ? VMMU_PT_4K_ONLY
 				 : w->leaf == 2 ? VMMU_PT_NO_1G
 						: 0;
@@ -715,6 +732,10 @@ void kx_main(void)
 	};
 	must(vmmu_walker_init(&walker, &kx_fmt, &kx_plat, &cpu), "vmmu_walker_init");
 	tolerate_quirks = kx_under_tcg() && !kx_cmdline_has("strict");
+	kx_tap_diag("%u-level paging (%s), windows at %#llx and %#llx",
+		    kx_fmt.levels, kx_la57 ? "LA57" : "48-bit addresses",
+		    kx_la57 ? WIN_SUP_LA57 : WIN_SUP,
+		    kx_la57 ? WIN_USER_LA57 : WIN_USER);
 	kx_tap_diag("%s: %s",
 		    kx_under_tcg() ? "TCG" : kx_under_kvm() ? "KVM" : "unknown CPU",
 		    tolerate_quirks ? "known TCG quirks tolerated and counted"

@@ -30,14 +30,19 @@ struct kx_idt_gate {
 	uint32_t reserved;
 };
 
-/* Flat segments: base 0, limit 4G; L=1 for the 64-bit code segments. */
-__attribute__((aligned(16))) uint64_t kx_gdt[7] = {
+/*
+ * Flat segments: base 0, limit 4G; L=1 for the 64-bit code segments. The
+ * 32-bit code segment is only used by kx_la57_switch (la57.S) to leave
+ * long mode for a moment.
+ */
+__attribute__((aligned(16))) uint64_t kx_gdt[8] = {
 	0,
 	0x00af9a000000ffffull, /* 0x08 kernel code, 64-bit, DPL 0 */
 	0x00cf92000000ffffull, /* 0x10 kernel data, DPL 0 */
 	0x00cff2000000ffffull, /* 0x18 user data, DPL 3 */
 	0x00affa000000ffffull, /* 0x20 user code, 64-bit, DPL 3 */
 	0, 0,                  /* 0x28 TSS (filled at run time) */
+	0x00cf9a000000ffffull, /* 0x38 kernel code, 32-bit, DPL 0 */
 };
 
 /* Loaded by boot.S in 32-bit mode (it reads limit and the low 32 bits). */

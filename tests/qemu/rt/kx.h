@@ -156,8 +156,26 @@ extern struct vmmu_fmt kx_fmt;
 extern struct vmmu_pt kx_pt;
 /* Frames the pool has left. */
 unsigned kx_frames_free(void);
-/* Build the kernel's paging with vmmu and load it into CR3. */
+/*
+ * Build the kernel's paging with vmmu and load it into CR3: 4-level, or
+ * 5-level (kx_fmt.levels == 5, CR4.LA57 set) when kx_la57 is set.
+ */
 void kx_paging_init(void);
+/*
+ * Paging mode, from the command line: "la57" asks for 5-level paging. The
+ * runtime then checks CPUID.(EAX=7,ECX=0):ECX[16] and, when LA57 is
+ * missing, prints "1..0 # SKIP no LA57" and exits with success before
+ * kx_main runs; otherwise kx_paging_init builds a 5-level tree and
+ * switches to it (kx_la57_switch). Virtual addresses are then canonical
+ * over 57 bits (bits 63..56 equal), not 48.
+ */
+extern bool kx_la57;
+/*
+ * Leave long mode for a moment through a 32-bit segment, set CR4.LA57,
+ * load root (below 4 GiB, identity mapping the running code and stack)
+ * and come back in 5-level paging (la57.S).
+ */
+void kx_la57_switch(uint64_t root);
 /* TLB flush requests vmmu made (all scopes). */
 extern uint64_t kx_tlb_flushes;
 

@@ -4,7 +4,8 @@
  * inside the identity map (so the direct map is base 0, size
  * KX_IDMAP_SIZE), TLB flushes by INVLPG or a CR3 reload, and a panic hook
  * that bails out. kx_paging_init() builds the kernel's own page tables with
- * vmmu and switches CR3 to them, so every test runs on vmmu-built tables.
+ * vmmu and switches CR3 to them, so every test runs on vmmu-built tables:
+ * 4-level, or 5-level when the command line says "la57" (kx_la57).
  */
 #include "kx.h"
 
@@ -107,7 +108,7 @@ void kx_paging_init(void)
 		free_stack[free_top++] = (uint16_t)i;
 	}
 	must(vmmu_platform_check(&kx_plat), "vmmu_platform_check");
-	must(vmmu_fmt_init_x86(&kx_fmt, 4, kx_cpu.maxphyaddr,
+	must(vmmu_fmt_init_x86(&kx_fmt, kx_la57 ? 5 : 4, kx_cpu.maxphyaddr,
 			       kx_cpu.page1g ? VMMU_FMT_F_1G : 0),
 	     "vmmu_fmt_init_x86");
 	must(vmmu_pt_init(&kx_pt, &kx_fmt, &kx_plat), "vmmu_pt_init");
@@ -141,7 +142,21 @@ void kx_paging_init(void)
 			 VMMU_PT_4K_ONLY),
 	     "user stack");
 
-	kx_write_cr3(kx_pt.root.v);
-	kx_printf("# paging: vmmu tree at %#lx, %lu tables, %u pool frames free\n",
+	if (kx_la57) {
+		/* From the boot tables (4-level) straight to vmmu's 5-level tree. */
+		if (kx_pt.root.v >= (1ull << 32)) {
+			kx_tap_bail("kx_paging_init: 5-level root %#lx above 4 GiB",
+				    kx_pt.root.v);
+		}
+		kx_la57_switch(kx_pt.root.v);
+		if (!(kx_read_cr4() & KX_CR4_LA57)) {
+			kx_tap_bail("kx_paging_init: CR4.LA57 still clear after the switch");
+		}
+	} else {
+		kx_write_cr3(kx_pt.root.v);
+	}
+	kx_printf("# paging: %u-level (CR4.LA57 %d), vmmu tree at %#lx, %lu tables, "
+		  "%u pool frames free\n",
+		  kx_fmt.levels, (kx_read_cr4() & KX_CR4_LA57) ? 1 : 0,
 		  kx_pt.root.v, kx_pt.table_count, kx_frames_free());
 }

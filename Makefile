@@ -63,36 +63,28 @@ all lib: $(LIBVMMU) $(LIBVMMU_SO)
 deps-%:
 	@sh scripts/deps.sh $*
 
-$(BUILD)/obj/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile | deps-build
-	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
-
-$(BUILD)/pic/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile | deps-build
-	@mkdir -p $(dir $@)
-	$(CC) $(PIC_CFLAGS) -c $< -o $@
-
-$(BUILD)/hosted/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(HOSTED_CFLAGS) -c $< -o $@
-
-$(BUILD)/fast/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(FAST_CFLAGS) -c $< -o $@
+# One set of sources, four builds; the object directory picks the flags:
+# obj (freestanding archive), pic (shared library), hosted (ASan+UBSan
+# tests), fast (optimised tests).
+define lib_variant
+$$(BUILD)/$(1)/%.o: %.c $$(PUBLIC_HEADERS) $$(PRIVATE_HEADERS) Makefile | deps-build
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$($(2)) -c $$< -o $$@
+endef
+$(eval $(call lib_variant,obj,LIB_CFLAGS))
+$(eval $(call lib_variant,pic,PIC_CFLAGS))
+$(eval $(call lib_variant,hosted,HOSTED_CFLAGS))
+$(eval $(call lib_variant,fast,FAST_CFLAGS))
 
 $(LIBVMMU): $(LIB_OBJS)
+$(LIBVMMU_HOSTED): $(HOSTED_OBJS)
+$(LIBVMMU_FAST): $(FAST_OBJS)
+$(LIBVMMU) $(LIBVMMU_HOSTED) $(LIBVMMU_FAST):
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(LIBVMMU_SO): $(PIC_OBJS)
 	$(CC) -shared -nostdlib -Wl,-z,defs -Wl,-soname,libvmmu.so.0 -o $@ $^ -lc
-
-$(LIBVMMU_HOSTED): $(HOSTED_OBJS)
-	@rm -f $@
-	$(AR) rcs $@ $^
-
-$(LIBVMMU_FAST): $(FAST_OBJS)
-	@rm -f $@
-	$(AR) rcs $@ $^
 
 # --- audit: no libc in the archive ---------------------------------------
 audit: $(LIBVMMU)

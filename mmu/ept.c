@@ -79,15 +79,14 @@ static int ept_tables(const struct vmmu_fmt *fmt, const struct vmmu_platform *pl
 
 	for (unsigned level = fmt->levels;; level--) {
 		const struct vmmu_fmt_level *lv = &fmt->level[level];
-		vmmu_pte_t *t = vmmu_map_table(plat, table);
-		if (t == NULL) {
+		uint64_t slot = table + vmmu_fmt_index(fmt, level, gpa) *
+					       sizeof(vmmu_pte_t);
+		vmmu_pte_t e;
+		if (!vmmu_pte_read_at(plat, slot, &e)) {
 			return -VMMU_EFAULT;
 		}
-		unsigned idx = vmmu_fmt_index(fmt, level, gpa);
-		vmmu_pte_t e = vmmu_pte_load(&t[idx]);
-		vmmu_unmap_table(plat, t);
 		out->pte[level] = e;
-		pte_addr[level] = table + idx * sizeof(vmmu_pte_t);
+		pte_addr[level] = slot;
 		out->level = (uint8_t)level;
 		rights &= ept_rights(lv, e);
 		*rights_out = rights;
@@ -102,35 +101,6 @@ static int ept_tables(const struct vmmu_fmt *fmt, const struct vmmu_platform *pl
 		}
 		table = e & lv->addr_table;
 	}
-}
-
-/* Set A on every entry used and D on the leaf for writes; 1 = raced. */
-static int ept_set_ad(const struct vmmu_fmt *fmt, const struct vmmu_platform *plat,
-		      struct vmmu_ept_walk *out, const uint64_t *pte_addr,
-		      bool write)
-{
-	for (unsigned l = fmt->levels; l >= out->level; l--) {
-		const struct vmmu_fmt_level *lv = &fmt->level[l];
-		vmmu_pte_t old = out->pte[l];
-		vmmu_pte_t want = old | lv->accessed |
-				  ((l == out->level && write) ? lv->dirty : 0);
-		if (want == old) {
-			continue;
-		}
-		vmmu_pte_t *t = vmmu_map_table(plat, pte_addr[l] & VMMU_PAGE_MASK);
-		if (t == NULL) {
-			return -VMMU_EFAULT;
-		}
-		bool ok = vmmu_pte_cmpxchg(
-			&t[(pte_addr[l] & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t)],
-			old, want);
-		vmmu_unmap_table(plat, t);
-		if (!ok) {
-			return 1;
-		}
-		out->pte[l] = want;
-	}
-	return 0;
 }
 
 static void ept_finish(const struct vmmu_fmt *fmt, uint64_t gpa,
@@ -181,10 +151,13 @@ int vmmu_ept_walk(const struct vmmu_fmt *fmt, const struct vmmu_platform *plat,
 		if (access & VMMU_EPT_ACC_PEEK) {
 			return VMMU_EPT_OK;
 		}
-		rc = ept_set_ad(fmt, plat, out, pte_addr, write);
+		uint32_t changed = 0;
+		rc = vmmu_set_ad_bits(fmt, plat, fmt->levels, out->level, out->pte,
+				      pte_addr, write, &changed);
 		if (rc <= 0) {
 			return rc;
 		}
+		vmmu_trace(plat, VMMU_TRACE_WALK_RETRY, gpa, changed);
 	}
 	return -VMMU_EBUSY;
 }

@@ -19,7 +19,7 @@
 		}                                                            \
 	} while (0)
 
-__attribute__((noreturn, cold)) void vmmu_panic(const struct vmmu_platform *plat,
+__attribute__((noreturn, cold, visibility("hidden"))) void vmmu_panic(const struct vmmu_platform *plat,
 						const char *file, int line,
 						const char *msg);
 
@@ -86,6 +86,35 @@ static inline bool vmmu_pte_cmpxchg(vmmu_pte_t *slot, vmmu_pte_t old,
 	return __atomic_compare_exchange_n(slot, &old, new_value, false,
 					   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
+
+/* Read the entry at physical address slot; false when it is not memory. */
+static inline bool vmmu_pte_read_at(const struct vmmu_platform *plat,
+				    uint64_t slot, vmmu_pte_t *e)
+{
+	vmmu_pte_t *t = vmmu_map_table(plat, slot & VMMU_PAGE_MASK);
+
+	if (t == NULL) {
+		return false;
+	}
+	*e = vmmu_pte_load(&t[(slot & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t)]);
+	vmmu_unmap_table(plat, t);
+	return true;
+}
+
+/*
+ * Set A in the entries pte[top..leaf] that lack it, and D in the leaf when
+ * `write`, each by compare-exchange against the value the walk read
+ * (pte_addr[] holds where each was read). Returns 0 (pte[] updated), 1 when
+ * an entry changed since the walk read it (*changed = its level: walk
+ * again), or -VMMU_EFAULT. Shared by the x86 and EPT walks (SDM Vol. 3A
+ * §4.8, Vol. 3C §29.3.5). Out of line on purpose: inlined, it costs the
+ * steady-state walk (A/D already set) registers and instructions.
+ */
+__attribute__((visibility("hidden"))) int
+vmmu_set_ad_bits(const struct vmmu_fmt *fmt,
+		     const struct vmmu_platform *plat, unsigned top,
+		     unsigned leaf, vmmu_pte_t *pte, const uint64_t *pte_addr,
+		     bool write, uint32_t *changed);
 
 /* Bits [lo, hi] set (0 <= lo <= hi <= 63). */
 static inline uint64_t vmmu_bits(unsigned hi, unsigned lo)

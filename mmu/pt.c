@@ -24,11 +24,19 @@ enum pt_phase { PT_PREPARE, PT_COMMIT };
 /* Slots per bookkeeping page: word 0 links to the next page. */
 #define PT_DETACH_SLOTS (VMMU_PT_ENTRIES - 1)
 
-/* A table during the traversal: real (mapped) or, in PREPARE, virtual. */
+/*
+ * A table during the traversal: real (mapped) or, in PREPARE, virtual. A
+ * virtual table is empty, or the split of a large leaf, whose entry i is
+ * split_attr | (split_base + i * split_step): the leaf is decoded once per
+ * split, not once per entry.
+ */
 struct pt_tbl {
-	uint64_t pa;          /* 0 for a virtual table */
-	vmmu_pte_t *ptr;      /* mapped real table */
-	vmmu_pte_t split_of;  /* virtual: the large leaf it splits (0 = empty) */
+	uint64_t pa;           /* 0 for a virtual table */
+	vmmu_pte_t *ptr;       /* mapped real table */
+	bool split;            /* virtual: a split (else empty) */
+	vmmu_pte_t split_attr; /* the leaf's bits re-encoded a level down */
+	uint64_t split_base;   /* the leaf's output address */
+	uint64_t split_step;   /* bytes per entry one level down */
 };
 
 struct pt_op {
@@ -65,12 +73,22 @@ static void frame_put_link(const struct vmmu_platform *plat, uint64_t pa,
 
 static uint64_t frame_get_link(const struct vmmu_platform *plat, uint64_t pa)
 {
-	vmmu_pte_t *p = vmmu_map_table(plat, pa);
+	vmmu_pte_t next = 0;
+	bool mapped = vmmu_pte_read_at(plat, pa, &next);
 
-	VMMU_CHECK(plat, p != NULL);
-	uint64_t next = p[0];
-	vmmu_unmap_table(plat, p);
+	VMMU_CHECK(plat, mapped);
 	return next;
+}
+
+static uint64_t reserve_take(struct pt_op *op)
+{
+	const struct vmmu_platform *plat = op->pt->plat;
+
+	VMMU_CHECK(plat, op->reserved > 0);
+	uint64_t pa = op->reserve;
+	op->reserve = frame_get_link(plat, pa);
+	op->reserved--;
+	return pa;
 }
 
 static void reserve_release(struct pt_op *op)
@@ -78,10 +96,7 @@ static void reserve_release(struct pt_op *op)
 	const struct vmmu_platform *plat = op->pt->plat;
 
 	while (op->reserved > 0) {
-		uint64_t pa = op->reserve;
-		op->reserve = frame_get_link(plat, pa);
-		op->reserved--;
-		plat->ops->frame_free(plat->ctx, vmmu_hpa(pa));
+		plat->ops->frame_free(plat->ctx, vmmu_hpa(reserve_take(op)));
 	}
 }
 
@@ -112,17 +127,6 @@ static int reserve_frames(struct pt_op *op, uint64_t count)
 	return 0;
 }
 
-static uint64_t reserve_take(struct pt_op *op)
-{
-	const struct vmmu_platform *plat = op->pt->plat;
-
-	VMMU_CHECK(plat, op->reserved > 0);
-	uint64_t pa = op->reserve;
-	op->reserve = frame_get_link(plat, pa);
-	op->reserved--;
-	return pa;
-}
-
 /* --- entries ---------------------------------------------------------------- */
 
 static uint64_t tree_mask(const struct vmmu_fmt *fmt)
@@ -130,31 +134,30 @@ static uint64_t tree_mask(const struct vmmu_fmt *fmt)
 	return (1ull << fmt->va_bits) - 1;
 }
 
-/* Entry i of a split of a large leaf at level+1, as a leaf at level. */
-static int split_entry(const struct vmmu_fmt *fmt, unsigned level,
-		       vmmu_pte_t large, unsigned i, vmmu_pte_t *out)
+/*
+ * Describe the split of the large leaf `large` (at level+1) into a virtual
+ * table at `level`: its attributes re-encoded for the level below (the PS
+ * and PAT bits move), keeping every attribute. -VMMU_EINVAL when the level
+ * below cannot express them.
+ */
+static int split_describe(const struct vmmu_fmt *fmt, unsigned level,
+			  vmmu_pte_t large, struct pt_tbl *c)
 {
 	struct vmmu_prot prot;
 
 	vmmu_pte_decode_leaf(fmt, level + 1, large, &prot);
-	uint64_t pa = vmmu_pte_addr(fmt, level + 1, large) +
-		      (uint64_t)i * vmmu_fmt_entry_size(fmt, level);
-	return vmmu_pte_make_leaf(fmt, level, pa, &prot, out);
+	*c = (struct pt_tbl){.split = true,
+			     .split_base = vmmu_pte_addr(fmt, level + 1, large),
+			     .split_step = vmmu_fmt_entry_size(fmt, level)};
+	return vmmu_pte_make_leaf(fmt, level, 0, &prot, &c->split_attr);
 }
 
-static vmmu_pte_t tbl_get(const struct pt_op *op, const struct pt_tbl *t,
-			  unsigned level, unsigned i)
+static vmmu_pte_t tbl_get(const struct pt_tbl *t, unsigned i)
 {
-	vmmu_pte_t e = 0;
-
 	if (t->ptr != NULL) {
 		return vmmu_pte_load(&t->ptr[i]);
 	}
-	if (t->split_of != 0) {
-		int rc = split_entry(op->fmt, level, t->split_of, i, &e);
-		VMMU_CHECK(op->pt->plat, rc == 0);
-	}
-	return e;
+	return t->split ? t->split_attr | (t->split_base + i * t->split_step) : 0;
 }
 
 static void tbl_set(struct pt_op *op, struct pt_tbl *t, unsigned i,
@@ -173,7 +176,7 @@ static unsigned tbl_present_outside(const struct pt_op *op,
 
 	for (unsigned i = 0; i < VMMU_PT_ENTRIES; i++) {
 		if ((i < first || i > last) &&
-		    vmmu_pte_present(op->fmt, level, tbl_get(op, t, level, i))) {
+		    vmmu_pte_present(op->fmt, level, tbl_get(t, i))) {
 			n++;
 		}
 	}
@@ -259,27 +262,28 @@ static void free_detached(struct pt_op *op)
 static int visit(struct pt_op *op, struct pt_tbl *t, unsigned level,
 		 uint64_t base, bool *empty);
 
-/* Open a new table below level+1 holding `content`: empty, or a split leaf. */
-static void child_create(struct pt_op *op, struct pt_tbl *c, unsigned level,
-			 vmmu_pte_t content)
+/*
+ * Make the virtual table *c (at `level`) real in COMMIT: take a reserved
+ * frame and fill it with the virtual content.
+ */
+static void child_create(struct pt_op *op, struct pt_tbl *c, unsigned level)
 {
 	const struct vmmu_platform *plat = op->pt->plat;
 
-	*c = (struct pt_tbl){.split_of = content};
 	op->tables++;
 	if (op->phase != PT_COMMIT) {
 		return;
 	}
+	const struct pt_tbl content = *c;
 	c->pa = reserve_take(op);
 	c->ptr = vmmu_map_table(plat, c->pa);
 	VMMU_CHECK(plat, c->ptr != NULL);
 	for (unsigned i = 0; i < VMMU_PT_ENTRIES; i++) {
-		c->ptr[i] = tbl_get(op, &(struct pt_tbl){.split_of = content},
-				    level, i);
+		c->ptr[i] = tbl_get(&content, i);
 	}
 	op->pt->table_count++;
 	vmmu_trace(plat, VMMU_TRACE_TABLE_ALLOC, c->pa, level);
-	if (content != 0) {
+	if (content.split) {
 		vmmu_trace(plat, VMMU_TRACE_SPLIT, c->pa, level + 1);
 	}
 }
@@ -292,16 +296,14 @@ static void child_create(struct pt_op *op, struct pt_tbl *c, unsigned level,
 static int descend_new(struct pt_op *op, struct pt_tbl *t, unsigned level,
 		       unsigned i, uint64_t ebase, vmmu_pte_t content)
 {
-	vmmu_pte_t probe;
-	struct pt_tbl c;
+	struct pt_tbl c = {0};
 	bool unused;
 
 	/* A large leaf the level below cannot express cannot be split. */
-	if (content != 0 &&
-	    split_entry(op->fmt, level - 1, content, 0, &probe) != 0) {
+	if (content != 0 && split_describe(op->fmt, level - 1, content, &c) != 0) {
 		return -VMMU_EINVAL;
 	}
-	child_create(op, &c, level - 1, content);
+	child_create(op, &c, level - 1);
 	/*
 	 * PREPARE need not look inside a new page table (level 1): nothing
 	 * there can fail or need frames once the range and prot are checked.
@@ -323,7 +325,7 @@ static int descend_new(struct pt_op *op, struct pt_tbl *t, unsigned level,
 static int descend_existing(struct pt_op *op, struct pt_tbl *t, unsigned level,
 			    unsigned i, uint64_t ebase, bool *child_empty)
 {
-	vmmu_pte_t e = tbl_get(op, t, level, i);
+	vmmu_pte_t e = tbl_get(t, i);
 	struct pt_tbl c = {.pa = vmmu_pte_addr(op->fmt, level, e)};
 
 	c.ptr = vmmu_map_table(op->pt->plat, c.pa);
@@ -491,7 +493,7 @@ static int visit(struct pt_op *op, struct pt_tbl *t, unsigned level,
 		x.ebase = base + (uint64_t)i * size;
 		x.s = op->start > x.ebase ? op->start : x.ebase;
 		x.full = x.s == x.ebase && last >= x.ebase + size - 1;
-		x.e = tbl_get(op, t, level, i);
+		x.e = tbl_get(t, i);
 		x.present = vmmu_pte_present(fmt, level, x.e);
 		x.leaf = x.present && vmmu_pte_is_leaf(fmt, level, x.e);
 		int rc = apply_entry(op, &x);

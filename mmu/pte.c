@@ -166,3 +166,33 @@ bool vmmu_ept_misconfig(const struct vmmu_fmt *fmt, unsigned level,
 	}
 	return false;
 }
+
+int vmmu_set_ad_bits(const struct vmmu_fmt *fmt,
+		     const struct vmmu_platform *plat, unsigned top,
+		     unsigned leaf, vmmu_pte_t *pte, const uint64_t *pte_addr,
+		     bool write, uint32_t *changed)
+{
+	for (unsigned l = top; l >= leaf; l--) {
+		const struct vmmu_fmt_level *lv = &fmt->level[l];
+		vmmu_pte_t want = pte[l] | lv->accessed |
+				  ((l == leaf && write) ? lv->dirty : 0);
+		if (want == pte[l]) {
+			continue;
+		}
+		uint64_t slot = pte_addr[l];
+		vmmu_pte_t *t = vmmu_map_table(plat, slot & VMMU_PAGE_MASK);
+		if (t == NULL) {
+			return -VMMU_EFAULT;
+		}
+		bool ok = vmmu_pte_cmpxchg(
+			&t[(slot & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t)], pte[l],
+			want);
+		vmmu_unmap_table(plat, t);
+		if (!ok) {
+			*changed = l;
+			return 1;
+		}
+		pte[l] = want;
+	}
+	return 0;
+}

@@ -151,22 +151,27 @@ static bool paging_bits_differ(const struct vmmu_cpu_state *a,
 	       ((a->efer ^ b->efer) & efer);
 }
 
+/* Derive everything the walk looks up from w->cpu. */
+static void rebuild_tables(struct vmmu_walker *w)
+{
+	build_level_masks(w);
+	build_perm_tables(w);
+	/* I/D is reported only with EFER.NXE=1 or CR4.SMEP=1 (§4.7). */
+	w->pfec_fetch = ((w->cpu.efer & VMMU_EFER_NXE) ||
+			 (w->cpu.cr4 & VMMU_CR4_SMEP))
+				? VMMU_PFEC_I
+				: 0;
+}
+
 int vmmu_walker_set_cpu(struct vmmu_walker *w, const struct vmmu_cpu_state *cpu)
 {
 	if (w == NULL || cpu == NULL || !cpu_state_ok(w->fmt, cpu)) {
 		return -VMMU_EINVAL;
 	}
-	bool rebuild = paging_bits_differ(&w->cpu, cpu) || w->levels == 0;
+	bool rebuild = paging_bits_differ(&w->cpu, cpu);
 	w->cpu = *cpu;
 	if (rebuild) {
-		build_level_masks(w);
-		build_perm_tables(w);
-		/* I/D is reported only with EFER.NXE=1 or CR4.SMEP=1 (§4.7). */
-		w->pfec_fetch = ((cpu->efer & VMMU_EFER_NXE) ||
-				 (cpu->cr4 & VMMU_CR4_SMEP))
-					? VMMU_PFEC_I
-					: 0;
-		w->levels = (uint8_t)w->fmt->levels;
+		rebuild_tables(w);
 	}
 	return 0;
 }
@@ -191,7 +196,11 @@ int vmmu_walker_init(struct vmmu_walker *w, const struct vmmu_fmt *fmt,
 	/* Bits 63 (PCID no-flush) and 62:61 (LAM) are not address bits. */
 	w->cr3_rsvd = vmmu_bits(60, fmt->maxphyaddr);
 	w->canon_shift = (uint8_t)(64 - fmt->va_bits);
-	return vmmu_walker_set_cpu(w, cpu);
+	/* The loop reads the depth from the walker, next to its other fields. */
+	w->levels = (uint8_t)fmt->levels;
+	w->cpu = *cpu;
+	rebuild_tables(w);
+	return 0;
 }
 
 /* --- the walk ---------------------------------------------------------------- */
@@ -240,53 +249,6 @@ static bool pk_violation(const struct vmmu_walker *w, unsigned idx,
 	uint32_t reg = upage ? w->cpu.pkru : w->cpu.pkrs;
 	uint32_t bits = reg >> (2 * key);
 	return (bits & 1) || ((bits & 2) && (check & PK_WD_APPLIES));
-}
-
-/* Set A (and D on a write leaf) on every level that lacks it; 1 = raced. */
-static int set_ad_bits(const struct vmmu_walker *w, struct vmmu_walk *out,
-		       bool write, uint32_t *changed_level)
-{
-	const struct vmmu_fmt *fmt = w->fmt;
-
-	for (unsigned l = out->top_level; l >= out->level; l--) {
-		const struct vmmu_fmt_level *lv = &fmt->level[l];
-		vmmu_pte_t old = out->pte[l];
-		vmmu_pte_t want = old | lv->accessed;
-		if (l == out->level && write) {
-			want |= lv->dirty;
-		}
-		if (want == old) {
-			continue;
-		}
-		vmmu_pte_t *t = vmmu_map_table(w->plat, out->pte_addr[l] & VMMU_PAGE_MASK);
-		if (t == NULL) {
-			return -VMMU_EFAULT;
-		}
-		bool ok = vmmu_pte_cmpxchg(
-			&t[(out->pte_addr[l] & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t)],
-			old, want);
-		vmmu_unmap_table(w->plat, t);
-		if (!ok) {
-			*changed_level = l;
-			return 1;
-		}
-		out->pte[l] = want;
-	}
-	return 0;
-}
-
-/* Read one entry through the platform's map hook; false: not memory. */
-static __attribute__((noinline)) bool load_via_hook(const struct vmmu_platform *plat,
-						    uint64_t slot, vmmu_pte_t *e)
-{
-	vmmu_pte_t *t = plat->ops->frame_map(plat->ctx, slot & VMMU_PAGE_MASK);
-
-	if (t == NULL) {
-		return false;
-	}
-	*e = vmmu_pte_load(&t[(slot & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t)]);
-	vmmu_unmap_table(plat, t);
-	return true;
 }
 
 /* What one pass over the tables found out. */
@@ -345,10 +307,12 @@ walk_tables(const struct vmmu_walker *w, uint64_t cr3, uint64_t va, bool write,
 		uint64_t slot = table + (((va >> shift) & (VMMU_PT_ENTRIES - 1)) *
 					 sizeof(vmmu_pte_t));
 		if (hook) {
-			if (!load_via_hook(plat, slot, &e)) {
+			if (!vmmu_pte_read_at(plat, slot, &e)) {
 				return -VMMU_EFAULT;
 			}
 		} else if (__builtin_expect(table >= dm_size, 0)) {
+			/* vmmu_map_table's direct-map rule, open-coded: one
+			 * compare and branch, base and size in registers. */
 			return -VMMU_EFAULT;
 		} else {
 			e = vmmu_pte_load((const vmmu_pte_t *)(dm_base + (uintptr_t)slot));
@@ -499,7 +463,8 @@ int vmmu_walk(const struct vmmu_walker *w, uint64_t cr3, uint64_t va,
 			return VMMU_WALK_OK;
 		}
 		uint32_t changed = 0;
-		rc = set_ad_bits(w, out, write, &changed);
+		rc = vmmu_set_ad_bits(w->fmt, w->plat, out->top_level, out->level,
+				      out->pte, out->pte_addr, write, &changed);
 		if (rc <= 0) {
 			return rc == 0 ? VMMU_WALK_OK : rc;
 		}

@@ -564,16 +564,51 @@ static unsigned rsvd_bits(unsigned level, bool leaf, unsigned out[8])
 	return n;
 }
 
-static void group_bits(bool reserved)
-{
-	struct group g = {reserved ? "reserved bits at every level of the path"
-				   : "ignored bits at every level of the path",
-			  0, 0};
-	static const unsigned ign[] = {9, 10, 11, 52, 58, 62};
-	static const unsigned rmodes[] = {M_DEFAULT, M_NONX, M_SMEP};
+/* The bits a path-level group tries in one entry; returns how many. */
+typedef unsigned (*level_bits_fn)(const struct window *w, unsigned level,
+				  unsigned bits[8]);
 
-	for (unsigned mi = 0; mi < (reserved ? 3u : 1u); mi++) {
-		const struct mode *m = &modes[rmodes[mi]];
+static unsigned reserved_bits_at(const struct window *w, unsigned level,
+				 unsigned bits[8])
+{
+	return rsvd_bits(level, level == w->leaf, bits);
+}
+
+static unsigned ignored_bits_at(const struct window *w, unsigned level,
+				unsigned bits[8])
+{
+	static const unsigned ign[] = {9, 10, 11, 52, 58, 62};
+
+	(void)w;
+	(void)level;
+	memcpy(bits, ign, sizeof(ign));
+	return sizeof(ign) / sizeof(ign[0]);
+}
+
+/* Not present: P cleared alone, or with bit 51 left set. */
+static unsigned not_present_at(const struct window *w, unsigned level,
+			       unsigned bits[8])
+{
+	(void)w;
+	(void)level;
+	bits[0] = 0;
+	bits[1] = 51;
+	return 2;
+}
+
+/*
+ * One modification `mod` of each entry on every usable window's path, for
+ * every bit bits_at() names there, every access, and the first mode_count
+ * of the modes default, no-NX, SMEP.
+ */
+static void sweep_path_levels(const char *name, unsigned mode_count,
+			      enum modifier mod, level_bits_fn bits_at)
+{
+	static const unsigned mode_ids[] = {M_DEFAULT, M_NONX, M_SMEP};
+	struct group g = {name, 0, 0};
+
+	for (unsigned mi = 0; mi < mode_count; mi++) {
+		const struct mode *m = &modes[mode_ids[mi]];
 		if (!mode_supported(m)) {
 			continue;
 		}
@@ -583,20 +618,14 @@ static void group_bits(bool reserved)
 				continue;
 			}
 			for (unsigned l = w->leaf; l <= kx_fmt.levels; l++) {
-				unsigned bits[8], nb;
-				if (reserved) {
-					nb = rsvd_bits(l, l == w->leaf, bits);
-				} else {
-					nb = sizeof(ign) / sizeof(ign[0]);
-					memcpy(bits, ign, sizeof(ign));
-				}
+				unsigned bits[8];
+				unsigned nb = bits_at(w, l, bits);
 				for (unsigned b = 0; b < nb; b++) {
 					for (unsigned a = 0; a < NACC; a++) {
 						struct combo c = {
 							.mode = m, .w = w,
 							.leaf_perm = PB_ALL, .parent_perm = PB_ALL,
-							.acc = &accesses[a],
-							.mod = reserved ? MOD_RSVD : MOD_IGN,
+							.acc = &accesses[a], .mod = mod,
 							.level = l, .bit = bits[b],
 						};
 						count(&g, run_combo(&c));
@@ -608,37 +637,21 @@ static void group_bits(bool reserved)
 	report(&g);
 }
 
+static void group_bits(bool reserved)
+{
+	if (reserved) {
+		sweep_path_levels("reserved bits at every level of the path", 3,
+				  MOD_RSVD, reserved_bits_at);
+	} else {
+		sweep_path_levels("ignored bits at every level of the path", 1,
+				  MOD_IGN, ignored_bits_at);
+	}
+}
+
 static void group_not_present(void)
 {
-	struct group g = {"not-present at every level of the path", 0, 0};
-	static const unsigned nmodes[] = {M_DEFAULT, M_NONX, M_SMEP};
-
-	for (unsigned mi = 0; mi < 3; mi++) {
-		const struct mode *m = &modes[nmodes[mi]];
-		if (!mode_supported(m)) {
-			continue;
-		}
-		for (unsigned wi = 0; wi < NWIN; wi++) {
-			struct window *w = &windows[wi];
-			if (!window_usable(w)) {
-				continue;
-			}
-			for (unsigned l = w->leaf; l <= kx_fmt.levels; l++) {
-				for (unsigned v = 0; v < 2; v++) {
-					for (unsigned a = 0; a < NACC; a++) {
-						struct combo c = {
-							.mode = m, .w = w,
-							.leaf_perm = PB_ALL, .parent_perm = PB_ALL,
-							.acc = &accesses[a], .mod = MOD_NP,
-							.level = l, .bit = v ? 51 : 0,
-						};
-						count(&g, run_combo(&c));
-					}
-				}
-			}
-		}
-	}
-	report(&g);
+	sweep_path_levels("not-present at every level of the path", 3, MOD_NP,
+			  not_present_at);
 }
 
 static void group_ad(void)

@@ -20,6 +20,7 @@
  * memory in 64-bit mode. Interrupts stay off throughout.
  */
 #include "layout.h"
+#include "asm.h"
 
 	.set CR0_PG, 0x80000000
 	.set CR4_LA57, 1 << 12
@@ -30,13 +31,7 @@
 	.globl kx_la57_switch
 	.type kx_la57_switch, @function
 kx_la57_switch:
-	pushq %rbp
-	movq %rsp, %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	ENTER_SAVED
 	pushfq
 	cli
 	movq %rsp, la57_saved_rsp(%rip)
@@ -64,12 +59,7 @@ la57_compat:
 la57_long:
 	movq la57_saved_rsp(%rip), %rsp
 	popfq
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	LEAVE_SAVED
 	ret
 	.size kx_la57_switch, . - kx_la57_switch
 

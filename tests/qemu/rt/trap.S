@@ -10,6 +10,7 @@
  * frame: that is how a fault resumes at the recovery point.
  */
 #include "layout.h"
+#include "asm.h"
 
 	.text
 	.balign 16
@@ -87,13 +88,7 @@ kx_recover_result:
 	.globl kx_try_raw
 	.type kx_try_raw, @function
 kx_try_raw:
-	pushq %rbp
-	movq %rsp, %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	ENTER_SAVED
 	subq $8, %rsp			/* keep the call below 16-byte aligned */
 	movq %rsp, kx_recover_rsp(%rip)
 	leaq recovered(%rip), %rax
@@ -117,12 +112,7 @@ recovered:
 	movl kx_recover_result(%rip), %eax
 try_out:
 	addq $8, %rsp
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	LEAVE_SAVED
 	ret
 	.size kx_try_raw, . - kx_try_raw
 
@@ -130,13 +120,7 @@ try_out:
 	.globl kx_user_raw
 	.type kx_user_raw, @function
 kx_user_raw:
-	pushq %rbp
-	movq %rsp, %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	ENTER_SAVED
 	subq $8, %rsp
 	movq %rsp, kx_recover_rsp(%rip)
 	leaq recovered(%rip), %rax

@@ -2,7 +2,9 @@
 /*
  * Exhaustive differential test of vmmu_walk against the reference walker.
  *
- * Every test case is one integer of flag bits (enum flag below): the bits
+ * Every test case is one integer of flag bits (enum acc_flag in
+ * tests/support/access_space.h, shared with the QEMU kernel
+ * tests/qemu/access_matrix.c that runs the same space on a CPU): the bits
  * of the PTE, of the PDE and of the PDPTE that map one fixed address, the
  * protection-key register, the kind of access and the CPU state. A
  * legality filter drops combinations that are meaningless (fetch+write,
@@ -27,167 +29,26 @@
 
 #include <vmmu/vmmu.h>
 
+#include "access_space.h"
 #include "model_common.h"
 #include "ref_walk.h"
 #include "test_platform.h"
-
-/* --- the flags of one test case -------------------------------------- */
-enum flag {
-	/* PTE */
-	F_PTE_W,
-	F_PTE_U,
-	F_PTE_A,
-	F_PTE_D,
-	F_PTE_NX,
-	F_PTE_P,
-	F_PTE_BIT51,
-	F_PTE_BIT36,
-	/* PDE */
-	F_PDE_W,
-	F_PDE_U,
-	F_PDE_A,
-	F_PDE_D,
-	F_PDE_PSE,
-	F_PDE_NX,
-	F_PDE_P,
-	F_PDE_BIT51,
-	F_PDE_BIT36,
-	F_PDE_BIT13,
-	/* PDPTE */
-	F_PDPTE_RO,
-	/* protection keys (leaf key 1) */
-	F_PKU_AD,
-	F_PKU_WD,
-	/* access */
-	F_ACC_USER,
-	F_ACC_WRITE,
-	F_ACC_FETCH,
-	F_ACC_IMPLICIT,
-	/* CPU state */
-	F_CPU_NXE,
-	F_CPU_WP,
-	F_CPU_SMEP,
-	F_CPU_SMAP,
-	F_CPU_AC,
-	F_CPU_PKE,
-	F_CPU_PKS,
-	F_COUNT
-};
-
-static const char *const flag_name[F_COUNT] = {
-	[F_PTE_W] = "pte.w",         [F_PTE_U] = "pte.u",
-	[F_PTE_A] = "pte.a",         [F_PTE_D] = "pte.d",
-	[F_PTE_NX] = "pte.nx",       [F_PTE_P] = "pte.p",
-	[F_PTE_BIT51] = "pte.bit51", [F_PTE_BIT36] = "pte.bit36",
-	[F_PDE_W] = "pde.w",         [F_PDE_U] = "pde.u",
-	[F_PDE_A] = "pde.a",         [F_PDE_D] = "pde.d",
-	[F_PDE_PSE] = "pde.pse",     [F_PDE_NX] = "pde.nx",
-	[F_PDE_P] = "pde.p",         [F_PDE_BIT51] = "pde.bit51",
-	[F_PDE_BIT36] = "pde.bit36", [F_PDE_BIT13] = "pde.bit13",
-	[F_PDPTE_RO] = "pdpte.ro",   [F_PKU_AD] = "pkru.ad",
-	[F_PKU_WD] = "pkru.wd",      [F_ACC_USER] = "user",
-	[F_ACC_WRITE] = "write",     [F_ACC_FETCH] = "fetch",
-	[F_ACC_IMPLICIT] = "implicit", [F_CPU_NXE] = "efer.nx",
-	[F_CPU_WP] = "cr0.wp",       [F_CPU_SMEP] = "cr4.smep",
-	[F_CPU_SMAP] = "cr4.smap",   [F_CPU_AC] = "eflags.ac",
-	[F_CPU_PKE] = "cr4.pke",     [F_CPU_PKS] = "cr4.pks",
-};
-
-#define M(f) (1ull << (f))
-#define HAS(flags, f) (((flags) & M(f)) != 0)
-
-/* The flags are enumerated in three nested groups (for speed only; each
-   case is still one integer checked by legal()). */
-#define PTE_FIRST F_PTE_W
-#define PTE_BITS (F_PDE_W - F_PTE_W)
-#define PDE_FIRST F_PDE_W
-#define PDE_BITS (F_PKU_AD - F_PDE_W) /* PDE bits and PDPTE.RO */
-#define CTX_FIRST F_PKU_AD
-#define CTX_BITS (F_COUNT - F_PKU_AD)
-
-/* Raw entry bits, spelled out here (the test owns its bit layout). */
-#define B(n) (1ull << (n))
-#define X_P B(0)
-#define X_W B(1)
-#define X_U B(2)
-#define X_A B(5)
-#define X_D B(6)
-#define X_PS B(7)
-#define X_NX B(63)
-#define X_PKEY(k) ((uint64_t)(k) << 59)
-#define X_ADDR 0x000ffffffffff000ull
 
 /* Fixed test addresses. */
 #define VA4 0xffff923412345678ull /* 48-bit canonical */
 #define VA5 0xff92340012345678ull /* 57-bit canonical, not 48-bit */
 #define FRAME_4K 0x0000000876543000ull /* below 2^36 */
 #define FRAME_2M 0x0000000789a00000ull /* 2 MiB aligned, below 2^36 */
-/* A PTE that must never be used (its PDE is a 2M leaf): present, with a
-   reserved bit, so a walker that descends anyway faults visibly. */
-#define PTE_POISON (X_P | X_W | X_U | B(51) | 0x0000000123456000ull)
-/* Keys: the leaf carries key 1 (PKRU bits from the flags); a non-leaf PDE
-   carries key 2, which PKRU/PKRS always deny (AD = WD = 1). */
-#define LEAF_KEY 1u
-#define TABLE_KEY 2u
-
-/*
- * access.c-style legality: which combinations are worth running.
- */
-static bool legal(uint64_t f, unsigned maxphyaddr)
-{
-	uint64_t reserved;
-
-	/* An access is a fetch or a write, not both. */
-	if (HAS(f, F_ACC_FETCH) && HAS(f, F_ACC_WRITE)) {
-		return false;
-	}
-	/* Implicit accesses are supervisor data accesses. */
-	if (HAS(f, F_ACC_IMPLICIT) &&
-	    (HAS(f, F_ACC_USER) || HAS(f, F_ACC_FETCH))) {
-		return false;
-	}
-	/* Key-register bits only matter with keys enabled. */
-	if ((HAS(f, F_PKU_AD) || HAS(f, F_PKU_WD)) &&
-	    !HAS(f, F_CPU_PKE) && !HAS(f, F_CPU_PKS)) {
-		return false;
-	}
-	/* EFLAGS.AC only matters with SMAP. */
-	if (HAS(f, F_CPU_AC) && !HAS(f, F_CPU_SMAP)) {
-		return false;
-	}
-	/* PDE bit 13 is reserved only in a 2M leaf (else an address bit). */
-	if (HAS(f, F_PDE_BIT13) && !HAS(f, F_PDE_PSE)) {
-		return false;
-	}
-	/* D is ignored in a PDE that points to a page table (the random
-	   tests vary ignored bits); vary it only in a 2M leaf. */
-	if (HAS(f, F_PDE_D) && !HAS(f, F_PDE_PSE)) {
-		return false;
-	}
-	/* Under a 2M leaf the PTE is never read: don't vary it. */
-	if (HAS(f, F_PDE_PSE) &&
-	    (f & (((1ull << PTE_BITS) - 1) << PTE_FIRST)) != 0) {
-		return false;
-	}
-	/* At most one reserved bit at a time. */
-	reserved = M(F_PTE_BIT51) | M(F_PDE_BIT51) | M(F_PDE_BIT13);
-	if (maxphyaddr <= 36) {
-		reserved |= M(F_PTE_BIT36) | M(F_PDE_BIT36);
-	}
-	if (!HAS(f, F_CPU_NXE)) {
-		reserved |= M(F_PTE_NX) | M(F_PDE_NX);
-	}
-	reserved &= f;
-	return (reserved & (reserved - 1)) == 0;
-}
-
+/* The PTE under a 2M leaf: present, with a reserved bit (access_space.h). */
+#define PTE_POISON \
+	(ACC_X_P | ACC_X_W | ACC_X_U | ACC_B(51) | 0x0000000123456000ull)
 static void print_flags(FILE *out, uint64_t f)
 {
 	bool first = true;
 
 	for (unsigned i = 0; i < F_COUNT; i++) {
-		if (HAS(f, i)) {
-			fprintf(out, "%s%s", first ? "" : " ", flag_name[i]);
+		if (ACCF_HAS(f, i)) {
+			fprintf(out, "%s%s", first ? "" : " ", acc_flag_name[i]);
 			first = false;
 		}
 	}
@@ -261,8 +122,8 @@ static void config_init(struct config *c, unsigned levels, unsigned maxphyaddr)
 		c->slot_pa[l] = (uint64_t)((uint8_t *)c->slot[l] - c->tp.arena);
 		c->table_init[l] = *c->slot[l];
 	}
-	c->pd_pa = c->table_init[3] & X_ADDR;
-	c->pt_pa = c->table_init[2] & X_ADDR;
+	c->pd_pa = c->table_init[3] & ACC_X_ADDR;
+	c->pt_pa = c->table_init[2] & ACC_X_ADDR;
 	c->cr3 = c->pt.root.v;
 	model_cpu_state(&plain, &cpu);
 	rc = vmmu_walker_init(&c->walker, &c->fmt, &c->tp.plat, &cpu);
@@ -285,80 +146,22 @@ static void config_fini(struct config *c)
 /* Write the path's entries for flags f (every entry, every time). */
 static void set_entries(struct config *c, uint64_t f)
 {
-	uint64_t pte, pde, pdpte;
+	const struct acc_frames frames = {
+		.pd = c->pd_pa,
+		.pt = c->pt_pa,
+		.frame_4k = FRAME_4K,
+		.frame_2m = FRAME_2M,
+		.pte_poison = PTE_POISON,
+	};
+	struct acc_entries e;
 
 	for (unsigned l = 4; l <= c->levels; l++) {
 		*c->slot[l] = c->table_init[l];
 	}
-
-	pdpte = c->pd_pa | X_P | X_U;
-	if (!HAS(f, F_PDPTE_RO)) {
-		pdpte |= X_W;
-	}
-	*c->slot[3] = pdpte;
-
-	if (HAS(f, F_PDE_PSE)) {
-		pde = FRAME_2M | X_PS | X_PKEY(LEAF_KEY);
-	} else {
-		pde = c->pt_pa | X_PKEY(TABLE_KEY);
-	}
-	pde |= HAS(f, F_PDE_P) ? X_P : 0;
-	pde |= HAS(f, F_PDE_W) ? X_W : 0;
-	pde |= HAS(f, F_PDE_U) ? X_U : 0;
-	pde |= HAS(f, F_PDE_A) ? X_A : 0;
-	pde |= HAS(f, F_PDE_D) ? X_D : 0;
-	pde |= HAS(f, F_PDE_NX) ? X_NX : 0;
-	pde |= HAS(f, F_PDE_BIT51) ? B(51) : 0;
-	pde |= HAS(f, F_PDE_BIT36) ? B(36) : 0;
-	pde |= HAS(f, F_PDE_BIT13) ? B(13) : 0;
-	*c->slot[2] = pde;
-
-	if (HAS(f, F_PDE_PSE)) {
-		pte = PTE_POISON;
-	} else {
-		pte = FRAME_4K | X_PKEY(LEAF_KEY);
-		pte |= HAS(f, F_PTE_P) ? X_P : 0;
-		pte |= HAS(f, F_PTE_W) ? X_W : 0;
-		pte |= HAS(f, F_PTE_U) ? X_U : 0;
-		pte |= HAS(f, F_PTE_A) ? X_A : 0;
-		pte |= HAS(f, F_PTE_D) ? X_D : 0;
-		pte |= HAS(f, F_PTE_NX) ? X_NX : 0;
-		pte |= HAS(f, F_PTE_BIT51) ? B(51) : 0;
-		pte |= HAS(f, F_PTE_BIT36) ? B(36) : 0;
-	}
-	*c->slot[1] = pte;
-}
-
-/*
- * A key register: key 1 (the leaf's) denies per `ad`/`wd`, key 2 (the
- * non-leaf PDE's) denies everything, the other keys allow everything.
- */
-static uint32_t key_register(bool ad, bool wd)
-{
-	uint32_t r = 3u << (2 * TABLE_KEY);
-
-	r |= ad ? 1u << (2 * LEAF_KEY) : 0;
-	r |= wd ? 2u << (2 * LEAF_KEY) : 0;
-	return r;
-}
-
-/*
- * PKRU and IA32_PKRS for flags f. A register whose CR4 bit is clear denies
- * every key (it must be ignored). With both CR4.PKE and CR4.PKS set, PKRS
- * gets key 1's AD and WD swapped, so using the wrong register shows.
- */
-static void key_registers(uint64_t f, uint32_t *pkru, uint32_t *pkrs)
-{
-	bool ad = HAS(f, F_PKU_AD), wd = HAS(f, F_PKU_WD);
-
-	*pkru = HAS(f, F_CPU_PKE) ? key_register(ad, wd) : ~0u;
-	if (!HAS(f, F_CPU_PKS)) {
-		*pkrs = ~0u;
-	} else if (HAS(f, F_CPU_PKE)) {
-		*pkrs = key_register(wd, ad);
-	} else {
-		*pkrs = key_register(ad, wd);
-	}
+	acc_entries_for(f, &frames, &e);
+	*c->slot[3] = e.pdpte;
+	*c->slot[2] = e.pde;
+	*c->slot[1] = e.pte;
 }
 
 static void report(const struct config *c, uint64_t f, const char *what,
@@ -396,14 +199,14 @@ static void ref_cpu_for(const struct config *c, uint64_t f,
 			struct ref_cpu *rcpu)
 {
 	memset(rcpu, 0, sizeof(*rcpu));
-	key_registers(f, &rcpu->pkru, &rcpu->pkrs);
-	rcpu->cr0_wp = HAS(f, F_CPU_WP);
-	rcpu->cr4_smep = HAS(f, F_CPU_SMEP);
-	rcpu->cr4_smap = HAS(f, F_CPU_SMAP);
-	rcpu->cr4_pke = HAS(f, F_CPU_PKE);
-	rcpu->cr4_pks = HAS(f, F_CPU_PKS);
+	acc_key_registers(f, &rcpu->pkru, &rcpu->pkrs);
+	rcpu->cr0_wp = ACCF_HAS(f, F_CPU_WP);
+	rcpu->cr4_smep = ACCF_HAS(f, F_CPU_SMEP);
+	rcpu->cr4_smap = ACCF_HAS(f, F_CPU_SMAP);
+	rcpu->cr4_pke = ACCF_HAS(f, F_CPU_PKE);
+	rcpu->cr4_pks = ACCF_HAS(f, F_CPU_PKS);
 	rcpu->cr4_la57 = c->levels == 5;
-	rcpu->efer_nxe = HAS(f, F_CPU_NXE);
+	rcpu->efer_nxe = ACCF_HAS(f, F_CPU_NXE);
 	rcpu->maxphyaddr = c->maxphyaddr;
 	rcpu->page_1g = true;
 }
@@ -412,11 +215,11 @@ static void ref_cpu_for(const struct config *c, uint64_t f,
 static void ref_access_for(uint64_t f, struct ref_access *racc)
 {
 	memset(racc, 0, sizeof(*racc));
-	racc->user = HAS(f, F_ACC_USER);
-	racc->write = HAS(f, F_ACC_WRITE);
-	racc->fetch = HAS(f, F_ACC_FETCH);
-	racc->implicit = HAS(f, F_ACC_IMPLICIT);
-	racc->ac = HAS(f, F_CPU_AC);
+	racc->user = ACCF_HAS(f, F_ACC_USER);
+	racc->write = ACCF_HAS(f, F_ACC_WRITE);
+	racc->fetch = ACCF_HAS(f, F_ACC_FETCH);
+	racc->implicit = ACCF_HAS(f, F_ACC_IMPLICIT);
+	racc->ac = ACCF_HAS(f, F_CPU_AC);
 }
 
 /* Give the walker the same CPU state (it changes only with the outer,
@@ -494,42 +297,18 @@ static void run_case(struct config *c, uint64_t f)
 	}
 }
 
+static void run_case_cb(void *arg, uint64_t f)
+{
+	run_case(arg, f);
+}
+
 static uint64_t run_config(unsigned levels, unsigned maxphyaddr)
 {
 	struct config c;
-	uint64_t count = 0;
+	uint64_t count;
 
 	config_init(&c, levels, maxphyaddr);
-	/*
-	 * legal() only ever rejects a case for bits that are set, and no rule
-	 * needs a bit of an inner group to allow an outer one, so a partial
-	 * case that is not legal has no legal extension: prune early.
-	 */
-	for (uint64_t ctx = 0; ctx < (1ull << CTX_BITS); ctx++) {
-		uint64_t fc = ctx << CTX_FIRST;
-
-		if (!legal(fc, maxphyaddr)) {
-			continue;
-		}
-		for (uint64_t pde = 0; pde < (1ull << PDE_BITS); pde++) {
-			uint64_t fd = fc | (pde << PDE_FIRST);
-			uint64_t ptes = HAS(fd, F_PDE_PSE) ? 1 : (1ull << PTE_BITS);
-
-			if (!legal(fd, maxphyaddr)) {
-				continue;
-			}
-
-			for (uint64_t pte = 0; pte < ptes; pte++) {
-				uint64_t f = fd | (pte << PTE_FIRST);
-
-				if (!legal(f, maxphyaddr)) {
-					continue;
-				}
-				run_case(&c, f);
-				count++;
-			}
-		}
-	}
+	count = acc_for_each(maxphyaddr, run_case_cb, &c);
 	config_fini(&c);
 	return count;
 }

@@ -14,6 +14,7 @@ MODEL_INC := -Itests/support -Itests/model
 MODEL_COMMON_SRCS := tests/model/ref_walk.c tests/model/model_common.c \
 	tests/support/test_platform.c
 MODEL_HDRS := tests/model/ref_walk.h tests/model/model_common.h \
+	tests/support/access_space.h tests/support/splitmix.h \
 	tests/support/test_platform.h $(PUBLIC_HEADERS)
 
 MODEL_BINS := $(MODEL_DIR)/exhaustive $(MODEL_DIR)/random_trees \

@@ -25,6 +25,7 @@
 
 #include "model_common.h"
 #include "ref_walk.h"
+#include "splitmix.h"
 #include "test_platform.h"
 
 #define DEFAULT_SEED 0x766d6d75u /* "vmmu" */
@@ -40,11 +41,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return splitmix64_next(&rng_state);
 }
 
 /* Uniform in [0, n). */

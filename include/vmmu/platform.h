@@ -18,7 +18,13 @@ extern "C" {
 
 /** What a TLB-flush request covers. */
 enum vmmu_tlb_scope {
-	VMMU_TLB_RANGE = 1,     /**< [addr, addr + size) */
+	/**
+	 * [addr, addr + size), global entries included: the range may hold
+	 * global (G=1) leaves, so an embedder that widens a long range to a
+	 * full flush must drop global entries too (CR4.PGE toggle or INVPCID,
+	 * not a plain MOV CR3).
+	 */
+	VMMU_TLB_RANGE = 1,
 	VMMU_TLB_ALL_NONGLOBAL, /**< everything but global entries (MOV CR3) */
 	VMMU_TLB_ALL,           /**< everything, global entries included */
 };

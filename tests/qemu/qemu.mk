@@ -33,7 +33,7 @@ QEMU_ACCEL ?= auto
 # (gcc does that even with -fno-builtin; clang has no such flag and does not).
 QEMU_NO_LDP := $(shell $(CC) -fno-tree-loop-distribute-patterns -E -x c \
 	/dev/null >/dev/null 2>&1 && echo -fno-tree-loop-distribute-patterns)
-QEMU_CFLAGS := $(STD) $(WARN) $(INC) -I$(QEMU_RT_DIR) $(FREESTANDING) \
+QEMU_CFLAGS := $(STD) $(WARN) $(INC) -I$(QEMU_RT_DIR) -Itests/support $(FREESTANDING) \
 	-O2 -g -fno-pic -fno-pie -mcmodel=small -mgeneral-regs-only \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables $(QEMU_NO_LDP)
 QEMU_ASFLAGS := $(INC) -I$(QEMU_RT_DIR) -g -fno-pic -fno-pie
@@ -59,7 +59,9 @@ $(QEMU_BUILD)/rt/%.S.o: $(QEMU_RT_DIR)/%.S $(QEMU_RT_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(QEMU_ASFLAGS) -c $< -o $@
 
-$(QEMU_BUILD)/%.o: tests/qemu/%.c $(QEMU_RT_H) $(PUBLIC_HEADERS)
+# Headers the kernels share with the host tests.
+QEMU_TEST_H := tests/support/access_space.h tests/support/splitmix.h
+$(QEMU_BUILD)/%.o: tests/qemu/%.c $(QEMU_RT_H) $(QEMU_TEST_H) $(PUBLIC_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(QEMU_CFLAGS) -c $< -o $@
 

@@ -147,26 +147,6 @@ struct group {
 	unsigned mismatches;
 };
 
-/*
- * Known deviations of QEMU's TCG (7.2) from the SDM, where vmmu follows
- * the SDM. Tolerated only under TCG (CPUID signature) and unless the
- * command line says "strict"; every use is counted and reported.
- */
-enum quirk {
-	/* #PF for a reserved bit: TCG reports RSVD without P (SDM: P=1). */
-	Q_RSVD_NO_P,
-	/* TCG sets A in a 1G leaf (a PDPTE) before checking its rights, so a
-	 * faulting access leaves A set; vmmu writes nothing on a fault. */
-	Q_1G_LEAF_A_ON_FAULT,
-	NQUIRK
-};
-static const char *const quirk_names[NQUIRK] = {
-	"reserved-bit #PF error code has RSVD without P",
-	"A set in a faulting 1G leaf (PDPTE)",
-};
-static bool tolerate_quirks;
-static unsigned quirk_hits[NQUIRK];
-
 static struct vmmu_walker walker;
 static const struct mode *cur_mode;
 static unsigned diag_printed;
@@ -435,12 +415,7 @@ static bool run_combo(const struct combo *c)
 	if (ok && pred == VMMU_WALK_PF) {
 		ok = t.cr2 == w->va;
 		if (t.error != pw.pfec) {
-			if (tolerate_quirks && (pw.pfec & VMMU_PFEC_RSVD) &&
-			    t.error == (pw.pfec & ~VMMU_PFEC_P)) {
-				quirk_hits[Q_RSVD_NO_P]++;
-			} else {
-				ok = false;
-			}
+			ok = ok && kx_quirk_rsvd_no_p(t.error, pw.pfec);
 		}
 	}
 	if (ok && pred == VMMU_WALK_OK) {
@@ -454,9 +429,8 @@ static bool run_combo(const struct combo *c)
 		}
 		vmmu_pte_t diff = (cpu_after[l] ^ vmmu_after[l]) & mask;
 		vmmu_pte_t a = kx_fmt.level[l].accessed;
-		if (diff == a && tolerate_quirks && pred != VMMU_WALK_OK &&
-		    l == w->leaf && l == 3 && (cpu_after[l] & a)) {
-			quirk_hits[Q_1G_LEAF_A_ON_FAULT]++;
+		if (diff == a && pred != VMMU_WALK_OK && l == w->leaf && l == 3 &&
+		    (cpu_after[l] & a) && kx_quirk(KX_Q_1G_LEAF_A_ON_FAULT)) {
 			diff = 0;
 		}
 		if (diff != 0) {
@@ -744,15 +718,13 @@ void kx_main(void)
 		.efer = kx_rdmsr(KX_MSR_EFER),
 	};
 	must(vmmu_walker_init(&walker, &kx_fmt, &kx_plat, &cpu), "vmmu_walker_init");
-	tolerate_quirks = kx_under_tcg() && !kx_cmdline_has("strict");
 	kx_tap_diag("%u-level paging (%s), windows at %#llx and %#llx",
 		    kx_fmt.levels, kx_la57 ? "LA57" : "48-bit addresses",
 		    kx_la57 ? WIN_SUP_LA57 : WIN_SUP,
 		    kx_la57 ? WIN_USER_LA57 : WIN_USER);
 	kx_tap_diag("%s: %s",
 		    kx_under_tcg() ? "TCG" : kx_under_kvm() ? "KVM" : "unknown CPU",
-		    tolerate_quirks ? "known TCG quirks tolerated and counted"
-				    : "strict SDM comparison");
+		    kx_quirks_mode());
 	setup_windows();
 
 	group_perm();
@@ -768,12 +740,7 @@ void kx_main(void)
 		  builder_checks);
 	kx_tap_ok(walk_pair_errors == 0,
 		  "vmmu_walk: peek and committing walks agree (%u pairs)", walk_pairs);
-	for (unsigned q = 0; q < NQUIRK; q++) {
-		if (quirk_hits[q] != 0) {
-			kx_tap_diag("TCG quirk tolerated %u times: %s", quirk_hits[q],
-				    quirk_names[q]);
-		}
-	}
+	kx_quirks_report();
 	kx_tap_diag("total: %lu combinations compared against the CPU, "
 		    "%u TLB flush requests from vmmu, %u pool frames free",
 		    total_compared, (unsigned)kx_tlb_flushes, kx_frames_free());

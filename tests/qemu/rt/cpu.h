@@ -23,10 +23,12 @@
 #define KX_CR4_SMEP (1ull << 20)
 #define KX_CR4_SMAP (1ull << 21)
 #define KX_CR4_PKE (1ull << 22)
+#define KX_CR4_PKS (1ull << 24)
 #define KX_MSR_EFER 0xc0000080u
 #define KX_EFER_LME (1ull << 8)
 #define KX_EFER_LMA (1ull << 10)
 #define KX_EFER_NXE (1ull << 11)
+#define KX_MSR_PKRS 0x6e1u /* IA32_PKRS: supervisor protection keys */
 #define KX_RFLAGS_AC (1ull << 18)
 
 static inline uint64_t kx_read_cr0(void)
@@ -78,6 +80,17 @@ static inline void kx_wrmsr(uint32_t msr, uint64_t v)
 			 : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
 			 : "memory");
 }
+/* WRPKRU/RDPKRU: #UD unless CR4.PKE is set. */
+static inline void kx_wrpkru(uint32_t v)
+{
+	__asm__ volatile("wrpkru" : : "a"(v), "c"(0), "d"(0) : "memory");
+}
+static inline uint32_t kx_rdpkru(void)
+{
+	uint32_t v, hi;
+	__asm__ volatile("rdpkru" : "=a"(v), "=d"(hi) : "c"(0));
+	return v;
+}
 static inline void kx_invlpg(uint64_t va)
 {
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
@@ -107,7 +120,7 @@ static inline void kx_pause(void)
 struct kx_cpu {
 	unsigned maxphyaddr; /* CPUID 0x80000008 EAX[7:0] (36 if absent) */
 	unsigned vabits;     /* CPUID 0x80000008 EAX[15:8] (48 if absent) */
-	bool nx, page1g, smep, smap, pku, la57, pcid;
+	bool nx, page1g, smep, smap, pku, pks, la57, pcid;
 	bool hypervisor;     /* CPUID.1:ECX[31] */
 	char vendor[13];
 	char hv_vendor[13];  /* CPUID 0x40000000 signature ("KVMKVMKVM"), or "" */

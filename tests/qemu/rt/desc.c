@@ -35,7 +35,7 @@ struct kx_idt_gate {
  * 32-bit code segment is only used by kx_la57_switch (la57.S) to leave
  * long mode for a moment.
  */
-__attribute__((aligned(16))) uint64_t kx_gdt[8] = {
+__attribute__((aligned(16))) uint64_t kx_gdt[10] = {
 	0,
 	0x00af9a000000ffffull, /* 0x08 kernel code, 64-bit, DPL 0 */
 	0x00cf92000000ffffull, /* 0x10 kernel data, DPL 0 */
@@ -43,6 +43,7 @@ __attribute__((aligned(16))) uint64_t kx_gdt[8] = {
 	0x00affa000000ffffull, /* 0x20 user code, 64-bit, DPL 3 */
 	0, 0,                  /* 0x28 TSS (filled at run time) */
 	0x00cf9a000000ffffull, /* 0x38 kernel code, 32-bit, DPL 0 */
+	0, 0,                  /* 0x40 LDT (kx_set_ldt) */
 };
 
 /* Loaded by boot.S in 32-bit mode (it reads limit and the low 32 bits). */
@@ -59,6 +60,23 @@ static uint8_t ring0_stack[16384] __attribute__((aligned(16)));
 static uint8_t ist1_stack[16384] __attribute__((aligned(16)));
 
 extern char kx_isr_stubs[];
+
+/* A 16-byte system descriptor (TSS or LDT) at GDT slot `slot`. */
+static void set_system_desc(unsigned slot, uint64_t base, uint64_t limit,
+			    unsigned type)
+{
+	kx_gdt[slot] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+		       ((0x80ull | type) << 40) | (((limit >> 16) & 0xf) << 48) |
+		       (((base >> 24) & 0xff) << 56);
+	kx_gdt[slot + 1] = base >> 32;
+}
+
+void kx_set_ldt(uint64_t base, uint32_t limit)
+{
+	/* Type 2: LDT, present, DPL 0 (SDM Vol. 3A 3.5, 7.2.3). */
+	set_system_desc(KX_LDT / 8, base, limit, 0x2);
+	__asm__ volatile("lldt %w0" : : "r"(KX_LDT) : "memory");
+}
 
 static void set_gate(unsigned vec, unsigned dpl, unsigned ist)
 {
@@ -83,10 +101,7 @@ void kx_desc_init(void)
 	tss.ist[0] = (uint64_t)(uintptr_t)(ist1_stack + sizeof(ist1_stack));
 	tss.iomap_base = sizeof(tss); /* no I/O bitmap */
 	/* Available 64-bit TSS (type 9), present, DPL 0. */
-	kx_gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
-		    (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
-		    (((base >> 24) & 0xff) << 56);
-	kx_gdt[6] = base >> 32;
+	set_system_desc(KX_TSS / 8, base, limit, 0x9);
 	__asm__ volatile("ltr %w0" : : "r"(KX_TSS) : "memory");
 
 	for (unsigned v = 0; v < 256; v++) {

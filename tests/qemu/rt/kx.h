@@ -130,6 +130,12 @@ int kx_access(enum kx_acc acc, bool user, uint64_t va, bool ac,
 void kx_sup_read(uint64_t va);
 void kx_sup_write(uint64_t va);
 void kx_sup_fetch(uint64_t va);
+/*
+ * Load ES with selector sel, then with the null selector (trap.S). With an
+ * LDT selector this reads the descriptor (implicit supervisor read) and,
+ * when its accessed bit is clear, sets it (implicit supervisor write).
+ */
+void kx_sup_load_es(uint64_t sel);
 /* Ring-3 stubs (user.S, in .user_text; run at their KX_USER_TEXT_VA alias). */
 extern char kx_user_read[], kx_user_write[], kx_user_fetch[];
 /* Address of a .user_text symbol in the user mapping. */
@@ -143,8 +149,49 @@ const char *kx_vector_name(int vector);
 /* Called by trap.S for every interrupt/exception. */
 void kx_trap_entry(struct kx_regs *r);
 
+/* --- known TCG deviations (quirk.c) --------------------------------------- */
+
+/*
+ * Where QEMU's TCG (7.2) departs from the SDM and vmmu follows the SDM.
+ * Comparing kernels accept the TCG outcome only through kx_quirk(), which
+ * counts it, and only under TCG without "strict" on the command line.
+ */
+enum kx_quirk {
+	/* #PF for a reserved bit: RSVD without P (SDM Vol. 3A 4.7: P=1). */
+	KX_Q_RSVD_NO_P,
+	/* A set in a 1G leaf (a PDPTE) before its rights are checked, so a
+	 * faulting access leaves A set; vmmu writes nothing on a fault. */
+	KX_Q_1G_LEAF_A_ON_FAULT,
+	/* User access to a supervisor page whose key PKRS denies: the U/S
+	 * fault without PK. SDM 4.7 sets PK whenever the PKRS condition holds
+	 * and words it to include user-mode accesses ("CR0.WP = 1 or the
+	 * access ... was a user-mode access"). */
+	KX_Q_PKS_USER_NO_PK,
+	/* Implicit supervisor access (a descriptor load) at CPL 0 with
+	 * EFLAGS.AC = 1: AC overrides SMAP as for an explicit access. SDM 4.6.1:
+	 * SMAP always blocks implicit accesses to user-mode pages. */
+	KX_Q_IMPLICIT_SMAP_AC,
+	KX_NQUIRK
+};
+/* Under TCG and without "strict". */
+bool kx_quirks_tolerated(void);
+/* Accept one occurrence of q: true (and counted) when tolerated. */
+bool kx_quirk(enum kx_quirk q);
+/* The CPU's error code is vmmu's pfec minus P for a reserved-bit fault. */
+bool kx_quirk_rsvd_no_p(uint32_t cpu_error, uint32_t pfec);
+/* "known TCG quirks tolerated and counted" or "strict SDM comparison". */
+const char *kx_quirks_mode(void);
+/* One "# TCG quirk tolerated N times: ..." line per quirk used. */
+void kx_quirks_report(void);
+
 /* --- descriptors (desc.c) ----------------------------------------------- */
 void kx_desc_init(void);
+/*
+ * Point LDTR at an LDT at linear address base (limit in bytes - 1). A
+ * segment load with a TI=1 selector then reads base + (selector & ~7):
+ * an implicit supervisor-mode access (SDM Vol. 3A 4.6), whatever the CPL.
+ */
+void kx_set_ldt(uint64_t base, uint32_t limit);
 
 /* --- CPU features and vmmu platform (cpu.c, vmmu_plat.c) ---------------- */
 void kx_cpu_detect(void);
@@ -182,8 +229,20 @@ extern uint64_t kx_tlb_flushes;
 /* --- kernel command line (QEMU -append, multiboot) ---------------------- */
 /* The command line, or "" when there is none. */
 const char *kx_cmdline(void);
-/* True when the space-separated word appears in the command line. */
+/*
+ * Words are separated by spaces or commas ("la57,strict" is two words:
+ * the test runner splits extra_params on spaces, so several words for one
+ * -append are written with commas).
+ */
+/* True when the word appears in the command line. */
 bool kx_cmdline_has(const char *word);
+/* The text after "key=" in the command line (up to the next separator
+ * is the value), or NULL. */
+const char *kx_cmdline_value(const char *key);
+/* The number after "key=" (decimal, or hex with 0x), or def. */
+uint64_t kx_cmdline_uint(const char *key, uint64_t def);
+/* Parse a decimal or 0x-hex number at *s, advancing *s past it. */
+uint64_t kx_parse_uint(const char **s);
 /* True under KVM (CPUID hypervisor signature "KVMKVMKVM"). */
 static inline bool kx_under_kvm(void)
 {

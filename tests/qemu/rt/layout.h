@@ -14,6 +14,7 @@
 #define KX_UCS 0x20  /* 64-bit user code (DPL 3); use with RPL 3 */
 #define KX_TSS 0x28  /* 16-byte TSS descriptor */
 #define KX_KCS32 0x38 /* 32-bit kernel code (la57.S: leaving long mode) */
+#define KX_LDT 0x40  /* 16-byte LDT descriptor (kx_set_ldt) */
 
 #define KX_IDMAP_SIZE 0x40000000 /* 1 GiB identity map */
 /* .user_text alias (user, read + execute), PML4 slot 32 */

@@ -18,25 +18,82 @@ const char *kx_cmdline(void)
 	return (const char *)(uintptr_t)mbi[4];
 }
 
+static bool is_separator(char c)
+{
+	return c == ' ' || c == ',';
+}
+
+/*
+ * The next word of the command line at or after *s (words are separated
+ * by spaces or commas, so one -append argument can carry several without
+ * quoting); its length, or 0 at the end.
+ */
+static size_t next_word(const char **s)
+{
+	size_t len = 0;
+
+	while (is_separator(**s)) {
+		(*s)++;
+	}
+	while ((*s)[len] != '\0' && !is_separator((*s)[len])) {
+		len++;
+	}
+	return len;
+}
+
 bool kx_cmdline_has(const char *word)
 {
 	const char *s = kx_cmdline();
-	size_t n = strlen(word);
+	size_t n = strlen(word), len;
 
-	while (*s != '\0') {
-		while (*s == ' ') {
-			s++;
-		}
-		size_t len = 0;
-		while (s[len] != '\0' && s[len] != ' ') {
-			len++;
-		}
+	for (; (len = next_word(&s)) != 0; s += len) {
 		if (len == n && memcmp(s, word, n) == 0) {
 			return true;
 		}
-		s += len;
 	}
 	return false;
+}
+
+const char *kx_cmdline_value(const char *key)
+{
+	const char *s = kx_cmdline();
+	size_t n = strlen(key), len;
+
+	for (; (len = next_word(&s)) != 0; s += len) {
+		if (len > n && memcmp(s, key, n) == 0 && s[n] == '=') {
+			return s + n + 1;
+		}
+	}
+	return NULL;
+}
+
+uint64_t kx_parse_uint(const char **s)
+{
+	uint64_t v = 0;
+	unsigned base = 10;
+
+	if ((*s)[0] == '0' && ((*s)[1] == 'x' || (*s)[1] == 'X')) {
+		base = 16;
+		*s += 2;
+	}
+	for (;; (*s)++) {
+		char c = **s;
+		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+			     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+						    : 99u;
+		if (d >= base) {
+			return v;
+		}
+		v = v * base + d;
+	}
+}
+
+uint64_t kx_cmdline_uint(const char *key, uint64_t def)
+{
+	const char *v = kx_cmdline_value(key);
+
+	return v != NULL ? kx_parse_uint(&v) : def;
 }
 
 struct kx_cpu kx_cpu;
@@ -57,6 +114,7 @@ void kx_cpu_detect(void)
 		kx_cpu.smep = (r[1] >> 7) & 1;
 		kx_cpu.smap = (r[1] >> 20) & 1;
 		kx_cpu.pku = (r[2] >> 3) & 1;
+		kx_cpu.pks = (r[2] >> 31) & 1;
 		kx_cpu.la57 = (r[2] >> 16) & 1;
 	}
 	if (max_basic >= 1) {
@@ -104,10 +162,10 @@ void kx_start(void)
 	kx_printf("# vmmu test kernel: multiboot magic %#x, cmdline \"%s\"\n",
 		  kx_mb_magic, kx_cmdline());
 	kx_printf("# cpu %s, hypervisor \"%s\", maxphyaddr %u, nx %d 1g %d "
-		  "smep %d smap %d pku %d la57 %d\n",
+		  "smep %d smap %d pku %d pks %d la57 %d\n",
 		  kx_cpu.vendor, kx_cpu.hv_vendor, kx_cpu.maxphyaddr, kx_cpu.nx,
 		  kx_cpu.page1g, kx_cpu.smep, kx_cpu.smap, kx_cpu.pku,
-		  kx_cpu.la57);
+		  kx_cpu.pks, kx_cpu.la57);
 	if (!kx_cpu.nx) {
 		/* The runtime maps nothing NX, but tests assume the bit exists. */
 		kx_tap_diag("CPU has no NX");

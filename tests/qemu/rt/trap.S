@@ -168,5 +168,13 @@ kx_sup_fetch:
 	call *%rdi
 	ret
 	.size kx_sup_fetch, . - kx_sup_fetch
+	.globl kx_sup_load_es
+	.type kx_sup_load_es, @function
+kx_sup_load_es:
+	movw %di, %es
+	xorl %eax, %eax
+	movw %ax, %es
+	ret
+	.size kx_sup_load_es, . - kx_sup_load_es
 
 	.section .note.GNU-stack, "", @progbits

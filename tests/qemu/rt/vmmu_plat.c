@@ -61,8 +61,12 @@ static void plat_flush(void *ctx, const struct vmmu_tlb_req *req)
 		}
 		return;
 	}
+	/*
+	 * A range may cover global leaves and MOV CR3 keeps those (SDM Vol. 3A
+	 * 4.10.4.1): widen a long range to a full flush with a PGE toggle.
+	 */
 	uint64_t cr4 = kx_read_cr4();
-	if (req->scope == VMMU_TLB_ALL && (cr4 & KX_CR4_PGE)) {
+	if (req->scope != VMMU_TLB_ALL_NONGLOBAL && (cr4 & KX_CR4_PGE)) {
 		kx_write_cr4(cr4 & ~KX_CR4_PGE);
 		kx_write_cr4(cr4);
 		return;

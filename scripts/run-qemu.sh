@@ -1,17 +1,20 @@
 #!/bin/sh
 # Run the QEMU test kernels listed in a unittests.cfg (tests/qemu/).
 #
-# Usage: scripts/run-qemu.sh [-b DIR] [-a auto|tcg|kvm] [-t SECONDS] [-q]
-#                            [CFG] [NAME...]
+# Usage: scripts/run-qemu.sh [-b DIR] [-a auto|tcg|kvm] [-t SECONDS]
+#                            [-j JOBS] [-q] [CFG] [NAME...]
 #   -b DIR   where the kernels are and the logs go (default build/qemu)
 #   -a MODE  auto (default): TCG, then KVM as well when /dev/kvm works;
 #            tcg: TCG only; kvm: KVM only (a KVM that does not start is a
 #            skip, never a failure)
 #   -t SEC   override every test's timeout
+#   -j JOBS  run up to JOBS QEMUs at once (default: the number of CPUs);
+#            results are still reported in manifest order
 #   -q       do not print the log tail of a failed test
 #   CFG      default tests/qemu/unittests.cfg
 #   NAME     run only these tests
-# Environment: QEMU (default qemu-system-x86_64), QEMU_ACCEL (as -a).
+# Environment: QEMU (default qemu-system-x86_64), QEMU_ACCEL (as -a),
+# QEMU_JOBS (as -j).
 #
 # Each run's serial output (the kernel's TAP, readable by prove) goes to
 # DIR/NAME.log, and the QEMU command, QEMU's own messages and the verdict
@@ -33,17 +36,19 @@ DIR=build/qemu
 ACCEL=${QEMU_ACCEL:-auto}
 TIMEOUT_OVERRIDE=
 QUIET=0
+JOBS=${QEMU_JOBS:-$(nproc 2>/dev/null || echo 1)}
 
 usage() {
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-while getopts b:a:t:qh opt; do
+while getopts b:a:t:j:qh opt; do
 	case $opt in
 	b) DIR=$OPTARG ;;
 	a) ACCEL=$OPTARG ;;
 	t) TIMEOUT_OVERRIDE=$OPTARG ;;
+	j) JOBS=$OPTARG ;;
 	q) QUIET=1 ;;
 	*) usage ;;
 	esac
@@ -52,6 +57,9 @@ shift $((OPTIND - 1))
 case $ACCEL in
 auto | tcg | kvm) ;;
 *) echo "run-qemu.sh: bad accelerator mode '$ACCEL'" >&2; exit 2 ;;
+esac
+case $JOBS in
+'' | *[!0-9]* | 0) echo "run-qemu.sh: bad job count '$JOBS'" >&2; exit 2 ;;
 esac
 
 CFG=tests/qemu/unittests.cfg
@@ -92,8 +100,17 @@ nfail=0
 nskip=0
 failed=
 
+# Every run is a background job: it prints to RES/N.out and leaves its
+# verdict (PASS, FAIL or SKIP) in RES/N.status; the parent prints the
+# outputs and counts the verdicts in launch order.
+RES=
+pending=
+npending=0
+njobs=0
+
 report() { # report STATUS NAME ACCEL DETAIL
 	printf '%-4s %s (%s) %s\n' "$1" "$2" "$3" "$4"
+	echo "$1 $2($3)" >"$RES/$njobs.status"
 }
 
 # run_one NAME KERNEL ACCEL CPU SMP MEM TIMEOUT EXTRA
@@ -109,8 +126,6 @@ run_one() {
 	err=${log%.log}.stderr
 	if [ ! -f "$kernel" ]; then
 		report FAIL "$name" "$accel" "kernel $kernel not built"
-		nfail=$((nfail + 1))
-		failed="$failed $name($accel)"
 		return
 	fi
 	# shellcheck disable=SC2086 # word splitting of the argument strings is intended
@@ -179,11 +194,7 @@ run_one() {
 	echo "exit status $rc: $status: $detail" >>"$err"
 	report "$status" "$name" "$accel" "${secs}s: $detail, log $log"
 	case $status in
-	PASS) npass=$((npass + 1)) ;;
-	SKIP) nskip=$((nskip + 1)) ;;
 	FAIL)
-		nfail=$((nfail + 1))
-		failed="$failed $name($accel)"
 		if [ "$QUIET" -eq 0 ]; then
 			echo "---- last lines of $log:"
 			tail -n 40 "$log" | sed 's/^/    /'
@@ -195,19 +206,54 @@ run_one() {
 	esac
 }
 
+# Wait for the oldest job, print its output and count its verdict.
+reap_oldest() {
+	# shellcheck disable=SC2086 # the list is space separated on purpose
+	set -- $pending
+	pid=${1%%:*}
+	n=${1#*:}
+	shift
+	pending="$*"
+	npending=$((npending - 1))
+	wait "$pid"
+	cat "$RES/$n.out"
+	verdict=$(cat "$RES/$n.status" 2>/dev/null || echo "FAIL job$n(runner)")
+	case $verdict in
+	PASS*) npass=$((npass + 1)) ;;
+	SKIP*) nskip=$((nskip + 1)) ;;
+	*)
+		nfail=$((nfail + 1))
+		failed="$failed ${verdict#* }"
+		;;
+	esac
+}
+
+# launch COMMAND ARGS...: run it as a job once a slot is free.
+launch() {
+	while [ "$npending" -ge "$JOBS" ]; do
+		reap_oldest
+	done
+	njobs=$((njobs + 1))
+	"$@" >"$RES/$njobs.out" 2>&1 &
+	pending="$pending $!:$njobs"
+	npending=$((npending + 1))
+}
+
 mkdir -p "$DIR"
+RES=$(mktemp -d "$DIR/.run-qemu.XXXXXX") || exit 1
+trap 'rm -rf "$RES"' EXIT
 tests=$(awk '
 	function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t\r]+$/, "", s); return s }
 	function flush() {
 		if (name != "")
-			print name "|" file "|" cpu "|" smp "|" mem "|" tmo "|" ktmo "|" accel "|" extra
+			print name "|" file "|" cpu "|" smp "|" mem "|" tmo "|" ktmo "|" accel "|" extra "|" kextra
 	}
 	/^[ \t]*(#|$)/ { next }
 	/^[ \t]*\[/ {
 		flush()
 		name = trim($0); gsub(/[][]/, "", name)
 		file = name ".elf"; cpu = "max"; smp = 1; mem = "256M"; tmo = 60
-		ktmo = ""; accel = "any"; extra = ""
+		ktmo = ""; accel = "any"; extra = ""; kextra = "\001"
 		next
 	}
 	{
@@ -222,16 +268,21 @@ tests=$(awk '
 		else if (k == "kvm_timeout") ktmo = v
 		else if (k == "accel") accel = v
 		else if (k == "extra_params") extra = v
+		else if (k == "kvm_params") kextra = v
 		else print "unknown key " k > "/dev/stderr"
 	}
-	END { flush() }' "$CFG" | awk -F'|' 'BEGIN { OFS = "|" } { if ($7 == "") $7 = $6; print }')
+	END { flush() }' "$CFG" | awk -F'|' 'BEGIN { OFS = "|" } {
+		if ($7 == "") $7 = $6
+		if ($10 == "\001") $10 = $9
+		print
+	}')
 
 ran=0
 old_ifs=$IFS
 IFS='
 '
 for line in $tests; do
-	IFS='|' read -r t_name t_file t_cpu t_smp t_mem t_tmo t_ktmo t_accel t_extra <<EOF
+	IFS='|' read -r t_name t_file t_cpu t_smp t_mem t_tmo t_ktmo t_accel t_extra t_kextra <<EOF
 $line
 EOF
 	IFS='
@@ -248,22 +299,24 @@ EOF
 	fi
 	IFS=$old_ifs
 	if [ "$ACCEL" != kvm ] && [ "$t_accel" != kvm ]; then
-		run_one "$t_name" "$DIR/$t_file" tcg "$t_cpu" "$t_smp" "$t_mem" \
-			"$t_tmo" "$t_extra"
+		launch run_one "$t_name" "$DIR/$t_file" tcg "$t_cpu" "$t_smp" \
+			"$t_mem" "$t_tmo" "$t_extra"
 	fi
 	if [ "$ACCEL" != tcg ] && [ "$t_accel" != tcg ]; then
 		if kvm_usable; then
-			run_one "$t_name" "$DIR/$t_file" kvm "$t_cpu" "$t_smp" "$t_mem" \
-				"$t_ktmo" "$t_extra"
+			launch run_one "$t_name" "$DIR/$t_file" kvm "$t_cpu" "$t_smp" \
+				"$t_mem" "$t_ktmo" "$t_kextra"
 		else
-			report SKIP "$t_name" kvm "/dev/kvm not usable"
-			nskip=$((nskip + 1))
+			launch report SKIP "$t_name" kvm "/dev/kvm not usable"
 		fi
 	fi
 	IFS='
 '
 done
 IFS=$old_ifs
+while [ "$npending" -gt 0 ]; do
+	reap_oldest
+done
 
 if [ "$ran" -eq 0 ]; then
 	echo "run-qemu.sh: no test matched:$ONLY" >&2

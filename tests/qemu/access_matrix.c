@@ -593,6 +593,81 @@ static void setup_path(void)
 	kx_set_ldt(m.va & ~(SZ_4K - 1), (uint32_t)(SZ_4K - 1));
 }
 
+/* --- the encoder makes these entries ------------------------------------------ */
+
+static struct vmmu_prot leaf_prot(bool w, bool u, bool a, bool d, bool nx)
+{
+	struct vmmu_prot p = {.perm = VMMU_PERM_R, .pkey = ACC_LEAF_KEY};
+
+	p.perm |= (w ? VMMU_PERM_W : 0) | (u ? VMMU_PERM_U : 0) |
+		  (nx ? 0 : VMMU_PERM_X);
+	p.flags = (a ? VMMU_PROT_ACCESSED : 0) | (d ? VMMU_PROT_DIRTY : 0);
+	return p;
+}
+
+/* Does vmmu_pte_make_leaf give `want` for these rights? */
+static bool encoder_agrees(unsigned level, uint64_t pa,
+			   const struct vmmu_prot *p, vmmu_pte_t want)
+{
+	vmmu_pte_t got = 0;
+	int rc = vmmu_pte_make_leaf(&kx_fmt, level, pa, p, &got);
+
+	if (rc != 0 || got != want) {
+		kx_tap_diag("encoder: level %u perm %#x flags %#x: rc %d, %#lx, "
+			    "matrix writes %#lx", level, p->perm, p->flags, rc,
+			    got, want);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Every present leaf without a reserved bit that the matrix writes raw
+ * (flags from access_space.h) must be exactly what vmmu's encoder makes
+ * for the same rights, so the combinations test vmmu's own entries; the
+ * PDPTE without PDPTE.RO must be vmmu_pte_make_table's. Once, at set-up.
+ */
+static void check_encoder(void)
+{
+	unsigned checked = 0, bad = 0;
+	struct acc_entries e;
+
+	for (uint64_t bits = 0; bits < (1u << ACC_PTE_BITS); bits++) {
+		uint64_t f = bits << ACC_PTE_FIRST;
+		if (!ACCF_HAS(f, F_PTE_P) || ACCF_HAS(f, F_PTE_BIT51) ||
+		    ACCF_HAS(f, F_PTE_BIT36)) {
+			continue;
+		}
+		struct vmmu_prot p = leaf_prot(
+			ACCF_HAS(f, F_PTE_W), ACCF_HAS(f, F_PTE_U), ACCF_HAS(f, F_PTE_A),
+			ACCF_HAS(f, F_PTE_D), ACCF_HAS(f, F_PTE_NX));
+		acc_entries_for(f, &m.frames, &e);
+		bad += encoder_agrees(1, m.frames.frame_4k, &p, e.pte) ? 0 : 1;
+		checked++;
+	}
+	for (uint64_t bits = 0; bits < (1u << ACC_PDE_BITS); bits++) {
+		uint64_t f = bits << ACC_PDE_FIRST;
+		if (!ACCF_HAS(f, F_PDE_P) || !ACCF_HAS(f, F_PDE_PSE) ||
+		    ACCF_HAS(f, F_PDE_BIT51) || ACCF_HAS(f, F_PDE_BIT36) ||
+		    ACCF_HAS(f, F_PDE_BIT13) || ACCF_HAS(f, F_PDPTE_RO)) {
+			continue;
+		}
+		struct vmmu_prot p = leaf_prot(
+			ACCF_HAS(f, F_PDE_W), ACCF_HAS(f, F_PDE_U), ACCF_HAS(f, F_PDE_A),
+			ACCF_HAS(f, F_PDE_D), ACCF_HAS(f, F_PDE_NX));
+		acc_entries_for(f, &m.frames, &e);
+		bad += encoder_agrees(2, m.frames.frame_2m, &p, e.pde) ? 0 : 1;
+		checked++;
+	}
+	acc_entries_for(0, &m.frames, &e);
+	bad += e.pdpte == vmmu_pte_make_table(&kx_fmt, 3, m.frames.pd) ? 0 : 1;
+	checked++;
+	kx_tap_ok(bad == 0,
+		  "encoder: %u entries the matrix writes equal vmmu's "
+		  "(vmmu_pte_make_leaf, vmmu_pte_make_table), %u differ",
+		  checked, bad);
+}
+
 static void setup_walker(void)
 {
 	struct vmmu_cpu_state cpu = {
@@ -656,12 +731,13 @@ void kx_main(void)
 {
 	struct counts total = {0, 0, 0};
 
-	kx_tap_plan(NKIND + 1);
+	kx_tap_plan(NKIND + 2);
 	m.restore_on_mode_change = !kx_cmdline_has("strict");
 	setup_sampling();
 	setup_path();
 	setup_walker();
 	print_cpu();
+	check_encoder();
 
 	uint64_t legal = m.samples != 0 ? run_sample()
 				       : acc_for_each(kx_cpu.maxphyaddr, run_case, NULL);

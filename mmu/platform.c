@@ -15,6 +15,7 @@ static const char *const vmmu_err_text[VMMU_ERR_COUNT] = {
 	[VMMU_EBUSY] = "resource busy",
 	[VMMU_ERESTART] = "preempted, call again to continue",
 	[VMMU_ENOTSUP] = "not supported by this format or mode",
+	[VMMU_EAGAIN] = "busy elsewhere, call again later",
 };
 
 const char *vmmu_strerror(int err)

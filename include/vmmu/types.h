@@ -108,6 +108,7 @@ enum vmmu_err {
 	VMMU_EBUSY = 9,    /**< resource in use */
 	VMMU_ERESTART = 10, /**< preempted: call again to continue */
 	VMMU_ENOTSUP = 11, /**< feature not supported by this format/mode */
+	VMMU_EAGAIN = 12,  /**< another CPU is busy with it: call again later */
 	VMMU_ERR_COUNT
 };
 

@@ -12,6 +12,9 @@
 #include "pte.h"
 #include "pt.h"
 #include "walk.h"
+#include "frame.h"
+#include "pv_abi.h"
+#include "pv.h"
 
 #define VMMU_VERSION_MAJOR 0
 #define VMMU_VERSION_MINOR 1

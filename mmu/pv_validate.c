@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Direct paging: validating a guest page table (include/vmmu/pv.h).
+ *
+ * Promoting a frame to "page table of level n" checks all 512 entries and
+ * takes, for every present one, the references it needs: a general
+ * reference on the frame it points at, plus a writable type reference for
+ * a writable L1 entry, or a level n-1 type reference (validating that
+ * table in turn) for an L2-L4 entry. Demotion releases exactly those.
+ *
+ * Both run inside the frame table's validate/devalidate hooks, so the
+ * frame is locked against every other user while they run, and both may
+ * stop early (L2-L4, when the platform's should_yield says so, or when a
+ * table below stops early) and continue later. The progress lives in the
+ * frame's scratch word:
+ *
+ *   bits 9..0    next: entries [0, next) hold their references
+ *   bits 13..12  the state of entry `special`: none, holding a partial
+ *                reference on its table (validation stopped there), or
+ *                releasing its table (demotion stopped there)
+ *   bits 25..16  special
+ *
+ * That is the invariant Xen's partial-validation bugs broke (XSA-299,
+ * XSA-310): every entry below `next` holds exactly its references, entry
+ * `special` holds what its state says, nothing else holds anything.
+ */
+#include <vmmu/pv.h>
+
+#include "internal.h"
+
+#define ENTRIES 512u
+
+/* x86 entry bits the validator reads (the PV ABI is x86-64 only). */
+#define E_P (1ull << 0)
+#define E_RW (1ull << 1)
+#define E_PWT (1ull << 3)
+#define E_PCD (1ull << 4)
+#define E_PS (1ull << 7) /* PAT in an L1 entry */
+#define E_G (1ull << 8)
+
+enum entry_state {
+	ES_NONE = 0,
+	ES_PARTIAL = 1,   /* general ref + partial type ref on the table below */
+	ES_RELEASING = 2, /* general ref; the type ref's release stopped early */
+};
+
+struct progress {
+	unsigned next, special;
+	enum entry_state es;
+};
+
+static struct progress progress_load(const uint64_t *w)
+{
+	struct progress p = {
+		.next = (unsigned)(*w & 0x3ffu),
+		.es = (enum entry_state)((*w >> 12) & 3u),
+		.special = (unsigned)((*w >> 16) & 0x3ffu),
+	};
+	return p;
+}
+
+static void progress_store(uint64_t *w, const struct progress *p)
+{
+	*w = (uint64_t)p->next | ((uint64_t)p->es << 12) |
+	     ((uint64_t)p->special << 16);
+}
+
+static bool should_yield(const struct vmmu_pv_domain *d)
+{
+	const struct vmmu_platform_ops *ops = d->plat->ops;
+
+	return ops->should_yield != NULL && ops->should_yield(d->plat->ctx);
+}
+
+static bool l4_slot_reserved(const struct vmmu_pv_domain *d, unsigned level,
+			     unsigned i)
+{
+	return level == 4 && (d->l4_reserved[i / 64] >> (i % 64) & 1u) != 0;
+}
+
+static uint64_t entry_mfn(const struct vmmu_pv_domain *d, uint64_t e)
+{
+	return (e & d->addr_mask) >> 12;
+}
+
+/* --- one entry ------------------------------------------------------------------ */
+
+/*
+ * A not-present entry is still checked (Xen XSA-273, L1TF): a speculative
+ * walk may use its address, so it must be 0 or lie beyond every frame the
+ * table knows (not cacheable guest memory), and PS must be clear above L1.
+ */
+static int check_not_present(const struct vmmu_pv_domain *d, unsigned level,
+			     uint64_t e)
+{
+	uint64_t mfn = entry_mfn(d, e);
+
+	if (mfn != 0 && mfn < d->ft->nframes) {
+		return -VMMU_EINVAL;
+	}
+	return level > 1 && (e & E_PS) != 0 ? -VMMU_EINVAL : 0;
+}
+
+/* Flags a present entry of `level` may carry. */
+static int check_flags(const struct vmmu_pv_domain *d, unsigned level,
+		       uint64_t e)
+{
+	uint64_t refused = d->rsvd_mask;
+
+	if (level == 1) {
+		if ((d->flags & VMMU_PV_CACHE_ATTRS) == 0) {
+			refused |= E_PWT | E_PCD | E_PS; /* PS is PAT here */
+		}
+	} else {
+		refused |= E_PS | E_G; /* no superpages for PV guests */
+	}
+	return (e & refused) != 0 ? -VMMU_EINVAL : 0;
+}
+
+/* References for a present L1 entry: the frame, writable if RW. */
+static int get_l1(struct vmmu_pv_domain *d, uint64_t e)
+{
+	uint64_t mfn = entry_mfn(d, e);
+	int rc;
+
+	if (mfn >= d->ft->nframes) {
+		return -VMMU_EPERM; /* I/O and unknown frames: not mappable */
+	}
+	rc = vmmu_ft_get(d->ft, mfn, d->id);
+	if (rc != 0 || (e & E_RW) == 0) {
+		return rc;
+	}
+	/* The read-only rule: a page table can never also be writable. */
+	rc = vmmu_ft_get_type(d->ft, mfn, VMMU_FTYPE_WRITABLE, &d->ops);
+	if (rc != 0) {
+		vmmu_ft_put(d->ft, mfn);
+	}
+	return rc;
+}
+
+static void put_l1(struct vmmu_pv_domain *d, uint64_t e)
+{
+	uint64_t mfn = entry_mfn(d, e);
+
+	if ((e & E_RW) != 0) {
+		VMMU_CHECK(d->plat,
+			   vmmu_ft_put_type(d->ft, mfn, &d->ops) == 0);
+	}
+	vmmu_ft_put(d->ft, mfn);
+}
+
+/*
+ * References for a present entry of `level`. For L2-L4: -VMMU_ERESTART
+ * means the table below holds a partial reference (and we its general
+ * one); anything else negative means nothing is held.
+ */
+static int get_entry(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
+{
+	int rc = check_flags(d, level, e);
+
+	if (rc != 0) {
+		return rc;
+	}
+	if (level == 1) {
+		return get_l1(d, e);
+	}
+	rc = vmmu_pv_table_get(d, entry_mfn(d, e), level - 1);
+	return rc;
+}
+
+/* --- validate and devalidate ---------------------------------------------------- */
+
+static int map_table(struct vmmu_pv_domain *d, uint64_t mfn, vmmu_pte_t **t)
+{
+	*t = vmmu_map_table(d->plat, mfn << 12);
+	return *t != NULL ? 0 : -VMMU_EFAULT;
+}
+
+/* Resume entry `special` whose table below stopped early. */
+static int finish_partial_entry(struct vmmu_pv_domain *d, unsigned level,
+				uint64_t e, struct progress *p)
+{
+	uint64_t child = entry_mfn(d, e);
+	int rc = vmmu_ft_continue_type(d->ft, child, level - 1, &d->ops);
+
+	if (rc == -VMMU_ERESTART) {
+		return rc;
+	}
+	p->es = ES_NONE;
+	if (rc != 0) {
+		vmmu_ft_put(d->ft, child); /* the type reference is gone */
+		return rc;
+	}
+	p->next = p->special + 1;
+	return 0;
+}
+
+/*
+ * Release entries [0, next) and entry `special`, newest first; stops early
+ * (-VMMU_ERESTART) when may_stop and the platform asks, or when a table
+ * below stops early.
+ */
+static int release_entries(struct vmmu_pv_domain *d, unsigned level,
+			   const vmmu_pte_t *t, struct progress *p,
+			   bool may_stop);
+
+static int validate_entries(struct vmmu_pv_domain *d, unsigned level,
+			    const vmmu_pte_t *t, struct progress *p)
+{
+	int rc;
+
+	if (p->es == ES_PARTIAL) {
+		rc = finish_partial_entry(d, level, t[p->special], p);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	while (p->next < ENTRIES) {
+		unsigned i = p->next;
+		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+
+		if (!l4_slot_reserved(d, level, i)) {
+			rc = (e & E_P) != 0 ? get_entry(d, level, e)
+					    : check_not_present(d, level, e);
+			if (rc == -VMMU_ERESTART) {
+				p->es = ES_PARTIAL;
+				p->special = i;
+				return rc;
+			}
+			if (rc == -VMMU_EAGAIN) {
+				return -VMMU_ERESTART; /* nothing held: retry i */
+			}
+			if (rc != 0) {
+				return rc;
+			}
+		}
+		p->next = i + 1;
+		if (level > 1 && p->next < ENTRIES && should_yield(d)) {
+			return -VMMU_ERESTART;
+		}
+	}
+	return 0;
+}
+
+static int pv_validate(void *ctx, uint64_t mfn, unsigned type)
+{
+	struct vmmu_pv_domain *d = ctx;
+	uint64_t *w = vmmu_ft_scratch(d->ft, mfn);
+	struct progress p = progress_load(w);
+	vmmu_pte_t *t;
+	int rc;
+
+	if (type < VMMU_FTYPE_L1 || type > VMMU_FTYPE_L4) {
+		return -VMMU_ENOTSUP; /* descriptor tables: not yet */
+	}
+	rc = map_table(d, mfn, &t);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = validate_entries(d, type, t, &p);
+	if (rc != 0 && rc != -VMMU_ERESTART) {
+		/* A refused entry: give back everything taken, to the end. */
+		while (release_entries(d, type, t, &p, false) == -VMMU_ERESTART) {
+		}
+	}
+	progress_store(w, &p);
+	vmmu_unmap_table(d->plat, t);
+	return rc;
+}
+
+/* Release entry i's table below; -VMMU_ERESTART leaves it RELEASING. */
+static int release_table_entry(struct vmmu_pv_domain *d, uint64_t e,
+			       unsigned i, struct progress *p)
+{
+	uint64_t child = entry_mfn(d, e);
+	int rc;
+
+	if (p->es == ES_PARTIAL && p->special == i) {
+		rc = vmmu_ft_abandon_type(d->ft, child, &d->ops);
+	} else {
+		rc = vmmu_ft_put_type(d->ft, child, &d->ops);
+	}
+	if (rc == -VMMU_ERESTART) {
+		p->es = ES_RELEASING;
+		p->special = i;
+		return rc;
+	}
+	VMMU_CHECK(d->plat, rc == 0);
+	p->es = ES_NONE;
+	vmmu_ft_put(d->ft, child);
+	return 0;
+}
+
+static int release_entries(struct vmmu_pv_domain *d, unsigned level,
+			   const vmmu_pte_t *t, struct progress *p,
+			   bool may_stop)
+{
+	int rc;
+
+	if (p->es != ES_NONE) {
+		unsigned i = p->special;
+
+		rc = release_table_entry(d, t[i], i, p);
+		if (rc != 0) {
+			return rc;
+		}
+		if (p->next == i + 1) {
+			p->next = i; /* it was the last entry below next */
+		}
+	}
+	while (p->next > 0) {
+		unsigned i = p->next - 1;
+		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+
+		if ((e & E_P) != 0 && !l4_slot_reserved(d, level, i)) {
+			if (level == 1) {
+				put_l1(d, e);
+			} else {
+				rc = release_table_entry(d, e, i, p);
+				if (rc != 0) {
+					return rc;
+				}
+			}
+		}
+		p->next = i;
+		if (may_stop && level > 1 && p->next > 0 && should_yield(d)) {
+			return -VMMU_ERESTART;
+		}
+	}
+	return 0;
+}
+
+static int pv_devalidate(void *ctx, uint64_t mfn, unsigned type)
+{
+	struct vmmu_pv_domain *d = ctx;
+	uint64_t *w = vmmu_ft_scratch(d->ft, mfn);
+	struct progress p = progress_load(w);
+	vmmu_pte_t *t;
+	int rc;
+
+	VMMU_CHECK(d->plat, type >= VMMU_FTYPE_L1 && type <= VMMU_FTYPE_L4);
+	VMMU_CHECK(d->plat, map_table(d, mfn, &t) == 0);
+	rc = release_entries(d, type, t, &p, true);
+	progress_store(w, &p);
+	vmmu_unmap_table(d->plat, t);
+	return rc;
+}
+
+/* --- the domain and its tables ------------------------------------------------- */
+
+int vmmu_pv_domain_init(struct vmmu_pv_domain *d, struct vmmu_ft *ft,
+			const struct vmmu_platform *plat, vmmu_domid_t id,
+			unsigned maxphyaddr, const uint64_t l4_reserved[8],
+			uint32_t flags)
+{
+	if (d == NULL || ft == NULL || vmmu_platform_check(plat) != 0 ||
+	    maxphyaddr < 32 || maxphyaddr > 52 ||
+	    (flags & ~(uint32_t)VMMU_PV_CACHE_ATTRS) != 0) {
+		return -VMMU_EINVAL;
+	}
+	__builtin_memset(d, 0, sizeof(*d));
+	d->ft = ft;
+	d->plat = plat;
+	d->id = id;
+	d->flags = flags;
+	d->addr_mask = vmmu_bits(maxphyaddr - 1, 12);
+	/* Bits MAXPHYADDR..51 are reserved in every entry. */
+	d->rsvd_mask = maxphyaddr < 52 ? vmmu_bits(51, maxphyaddr) : 0;
+	for (unsigned i = 0; l4_reserved != NULL && i < 8; i++) {
+		d->l4_reserved[i] = l4_reserved[i];
+	}
+	d->ops.validate = pv_validate;
+	d->ops.devalidate = pv_devalidate;
+	d->ops.ctx = d;
+	return 0;
+}
+
+static bool table_level_ok(unsigned level)
+{
+	return level >= 1 && level <= 4;
+}
+
+int vmmu_pv_table_get(struct vmmu_pv_domain *d, uint64_t mfn, unsigned level)
+{
+	int rc;
+
+	if (!table_level_ok(level)) {
+		return -VMMU_EINVAL;
+	}
+	rc = vmmu_ft_get(d->ft, mfn, d->id);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = vmmu_ft_get_type(d->ft, mfn, level, &d->ops);
+	if (rc != 0 && rc != -VMMU_ERESTART) {
+		vmmu_ft_put(d->ft, mfn);
+	}
+	return rc;
+}
+
+int vmmu_pv_table_continue(struct vmmu_pv_domain *d, uint64_t mfn,
+			   unsigned level)
+{
+	int rc;
+
+	if (!table_level_ok(level) || mfn >= d->ft->nframes) {
+		return -VMMU_EINVAL;
+	}
+	rc = vmmu_ft_continue_type(d->ft, mfn, level, &d->ops);
+	if (rc != 0 && rc != -VMMU_ERESTART && rc != -VMMU_ENOENT) {
+		vmmu_ft_put(d->ft, mfn); /* validation failed: nothing held */
+	}
+	return rc;
+}
+
+int vmmu_pv_table_abandon(struct vmmu_pv_domain *d, uint64_t mfn)
+{
+	int rc = vmmu_ft_abandon_type(d->ft, mfn, &d->ops);
+
+	if (rc == 0) {
+		vmmu_ft_put(d->ft, mfn);
+	}
+	return rc;
+}
+
+int vmmu_pv_table_put(struct vmmu_pv_domain *d, uint64_t mfn)
+{
+	int rc = vmmu_ft_put_type(d->ft, mfn, &d->ops);
+
+	if (rc == 0) {
+		vmmu_ft_put(d->ft, mfn);
+	}
+	return rc;
+}

@@ -11,10 +11,15 @@ $(BUILD)/examples/%: examples/%.c $(LIBVMMU)
 
 examples: $(EXAMPLES)
 
-# The demo's output is checked line by line, so a broken example fails.
-check-examples: $(BUILD)/examples/walk_demo
-	$(BUILD)/examples/walk_demo > $(BUILD)/examples/walk_demo.out
-	diff -u examples/walk_demo.expected $(BUILD)/examples/walk_demo.out
-	@echo "check-examples: 1 passed, 0 failed"
+# Each example's output is checked line by line against examples/NAME.expected,
+# so a broken example fails.
+CHECKED_EXAMPLES := walk_demo pv-hypervisor
+
+check-examples: $(CHECKED_EXAMPLES:%=$(BUILD)/examples/%)
+	@for e in $(CHECKED_EXAMPLES); do \
+		$(BUILD)/examples/$$e > $(BUILD)/examples/$$e.out || exit 1; \
+		diff -u examples/$$e.expected $(BUILD)/examples/$$e.out || exit 1; \
+	done
+	@echo "check-examples: $(words $(CHECKED_EXAMPLES)) passed, 0 failed"
 
 check: check-examples

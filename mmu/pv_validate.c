@@ -24,19 +24,7 @@
  * XSA-310): every entry below `next` holds exactly its references, entry
  * `special` holds what its state says, nothing else holds anything.
  */
-#include <vmmu/pv.h>
-
-#include "internal.h"
-
-#define ENTRIES 512u
-
-/* x86 entry bits the validator reads (the PV ABI is x86-64 only). */
-#define E_P (1ull << 0)
-#define E_RW (1ull << 1)
-#define E_PWT (1ull << 3)
-#define E_PCD (1ull << 4)
-#define E_PS (1ull << 7) /* PAT in an L1 entry */
-#define E_G (1ull << 8)
+#include "pv_internal.h"
 
 enum entry_state {
 	ES_NONE = 0,
@@ -72,16 +60,6 @@ static bool should_yield(const struct vmmu_pv_domain *d)
 	return ops->should_yield != NULL && ops->should_yield(d->plat->ctx);
 }
 
-static bool l4_slot_reserved(const struct vmmu_pv_domain *d, unsigned level,
-			     unsigned i)
-{
-	return level == 4 && (d->l4_reserved[i / 64] >> (i % 64) & 1u) != 0;
-}
-
-static uint64_t entry_mfn(const struct vmmu_pv_domain *d, uint64_t e)
-{
-	return (e & d->addr_mask) >> 12;
-}
 
 /* --- one entry ------------------------------------------------------------------ */
 
@@ -102,8 +80,8 @@ static int check_not_present(const struct vmmu_pv_domain *d, unsigned level,
 }
 
 /* Flags a present entry of `level` may carry. */
-static int check_flags(const struct vmmu_pv_domain *d, unsigned level,
-		       uint64_t e)
+int vmmu_pv_entry_check_flags(const struct vmmu_pv_domain *d, unsigned level,
+			      uint64_t e)
 {
 	uint64_t refused = d->rsvd_mask;
 
@@ -149,23 +127,33 @@ static void put_l1(struct vmmu_pv_domain *d, uint64_t e)
 	vmmu_ft_put(d->ft, mfn);
 }
 
-/*
- * References for a present entry of `level`. For L2-L4: -VMMU_ERESTART
- * means the table below holds a partial reference (and we its general
- * one); anything else negative means nothing is held.
- */
-static int get_entry(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
+int vmmu_pv_entry_get(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
 {
-	int rc = check_flags(d, level, e);
+	int rc;
 
+	if ((e & E_P) == 0) {
+		return check_not_present(d, level, e);
+	}
+	rc = vmmu_pv_entry_check_flags(d, level, e);
 	if (rc != 0) {
 		return rc;
 	}
 	if (level == 1) {
 		return get_l1(d, e);
 	}
-	rc = vmmu_pv_table_get(d, entry_mfn(d, e), level - 1);
-	return rc;
+	return vmmu_pv_table_get(d, entry_mfn(d, e), level - 1);
+}
+
+int vmmu_pv_entry_put(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
+{
+	if ((e & E_P) == 0) {
+		return 0;
+	}
+	if (level == 1) {
+		put_l1(d, e);
+		return 0;
+	}
+	return vmmu_pv_table_put(d, entry_mfn(d, e));
 }
 
 /* --- validate and devalidate ---------------------------------------------------- */
@@ -220,8 +208,7 @@ static int validate_entries(struct vmmu_pv_domain *d, unsigned level,
 		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
 
 		if (!l4_slot_reserved(d, level, i)) {
-			rc = (e & E_P) != 0 ? get_entry(d, level, e)
-					    : check_not_present(d, level, e);
+			rc = vmmu_pv_entry_get(d, level, e);
 			if (rc == -VMMU_ERESTART) {
 				p->es = ES_PARTIAL;
 				p->special = i;

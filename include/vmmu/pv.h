@@ -84,6 +84,90 @@ int vmmu_pv_table_abandon(struct vmmu_pv_domain *d, uint64_t mfn);
  */
 int vmmu_pv_table_put(struct vmmu_pv_domain *d, uint64_t mfn);
 
+/**
+ * A virtual CPU of a domain. Initialise with vmmu_pv_vcpu_init(); fields
+ * are private except through the accessors.
+ */
+struct vmmu_pv_vcpu {
+	struct vmmu_pv_domain *d;
+	uint32_t id;
+	uint32_t reserved_;
+	uint64_t base;      /**< kernel L4 (holds a table reference), 0: none */
+	uint64_t user_base; /**< user L4 (holds a table reference), 0: none */
+	/**
+	 * Table references whose release stopped early (Xen's
+	 * old_guest_table): finished first thing in the vCPU's next call. A
+	 * call parks at most two (one from a request, one from the table it
+	 * was updating).
+	 */
+	uint64_t pending_put[2];
+	/** A partial table reference this vCPU owns (a validation stopped early). */
+	uint64_t pending_partial;
+	uint32_t pending_level;
+	uint32_t reserved2_;
+};
+
+/** Set up vCPU id of domain d. Returns 0 or -VMMU_EINVAL. */
+int vmmu_pv_vcpu_init(struct vmmu_pv_vcpu *v, struct vmmu_pv_domain *d,
+		      uint32_t id);
+
+/**
+ * The hypercall mmu_update: apply reqs[*done .. count) in order. Each
+ * request is checked before it changes anything; the first refused one
+ * stops the call with its error and *done = its index. When the
+ * platform's should_yield asks to stop (checked before every request but
+ * the first), the call returns -VMMU_ERESTART with *done = the requests
+ * completed: call again with the same array and done to continue. *done
+ * must not exceed count (-VMMU_EINVAL: a resumed index is checked, Xen
+ * XSA-212). foreigndom must be VMMU_PV_DOMID_SELF or d's own id
+ * (-VMMU_EPERM otherwise: foreign mappings are not supported yet). A call
+ * that changed any L2-L4 entry ends with one flush request for the
+ * domain (also when it stops early); L1 changes flush nothing (the guest
+ * asks). Context: any CPU running this vCPU; other vCPUs may call at once.
+ */
+int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
+		       const struct vmmu_pv_mmu_update *reqs, uint32_t count,
+		       uint32_t *done, uint32_t foreigndom);
+
+/**
+ * The hypercall mmuext_op: pin/unpin tables, new (user) base pointers,
+ * TLB flushes and INVLPG (local and all; the multi forms are not
+ * supported yet: -VMMU_ENOTSUP). Same done, stop and continue rules as
+ * vmmu_pv_mmu_update. Flush requests carry a NULL CPU mask for "every CPU
+ * the domain is dirty on" and a mask with this vCPU's id bit for "local";
+ * INVLPG of a non-canonical address is ignored (Xen XSA-279).
+ */
+int vmmu_pv_mmuext_op(struct vmmu_pv_vcpu *v,
+		      const struct vmmu_pv_mmuext_op *ops, uint32_t count,
+		      uint32_t *done, uint32_t foreigndom);
+
+/**
+ * The hypercall update_va_mapping: set the L1 entry that maps va in this
+ * vCPU's current address space (base) to val, with the checks of
+ * mmu_update, then flush as flags say (VMMU_PV_UVMF_*; the multi form is
+ * not supported yet). No flush when the update is refused. Returns 0,
+ * -VMMU_ERESTART (call again), or the refusal (-VMMU_ENOENT: va is not
+ * mapped by an L1 table).
+ */
+int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
+			      uint64_t val, uint64_t flags);
+
+/** The vCPU's kernel and user L4 (0: none), to load into CR3. */
+static inline uint64_t vmmu_pv_vcpu_base(const struct vmmu_pv_vcpu *v)
+{
+	return v->base;
+}
+static inline uint64_t vmmu_pv_vcpu_user_base(const struct vmmu_pv_vcpu *v)
+{
+	return v->user_base;
+}
+
+/**
+ * Drop everything the vCPU holds (base pointers, pending references), for
+ * vCPU teardown. Returns 0 or -VMMU_ERESTART (call again).
+ */
+int vmmu_pv_vcpu_release(struct vmmu_pv_vcpu *v);
+
 #ifdef __cplusplus
 }
 #endif

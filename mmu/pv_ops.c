@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Direct paging: the PV MMU hypercalls (include/vmmu/pv.h).
+ *
+ * An entry update is: find the table (a general reference and a type
+ * reference on it, kept across consecutive requests to the same table),
+ * read the old entry, take the references the new entry needs, swap old
+ * for new with a compare-exchange, release what the old one held. The
+ * compare-exchange, not a lock, serialises vCPUs updating the same entry:
+ * a loser releases what it took and tries again. Entries that change only
+ * in bits that carry no reference (A, D, NX, G, U/S, software bits) skip
+ * the reference work (Xen's fast path, minus R/W at any level: XSA-182).
+ */
+#include <vmmu/pv.h>
+
+#include "pv_internal.h"
+
+/* Bits an update may change without touching references. */
+#define FAST_BITS                                                            \
+	(E_A | E_D | E_G | (1ull << 2) /* U/S */ | vmmu_bits(11, 9) |       \
+	 vmmu_bits(63, 52))
+
+/* A table the current call holds a reference on. */
+struct held_table {
+	uint64_t mfn;
+	unsigned level; /* 0: none */
+	vmmu_pte_t *map;
+};
+
+/* What one call carries from request to request. */
+struct call {
+	struct vmmu_pv_vcpu *v;
+	struct vmmu_pv_domain *d;
+	struct held_table t;
+	bool flush; /* an L2-L4 entry changed */
+};
+
+static bool should_yield(const struct vmmu_pv_domain *d)
+{
+	const struct vmmu_platform_ops *ops = d->plat->ops;
+
+	return ops->should_yield != NULL && ops->should_yield(d->plat->ctx);
+}
+
+static void flush(const struct vmmu_pv_domain *d, uint32_t scope,
+		  uint64_t addr, uint64_t size, const uint64_t *mask,
+		  uint32_t mask_words)
+{
+	struct vmmu_tlb_req req = {
+		.scope = scope,
+		.cpu_mask_words = mask_words,
+		.addr = addr,
+		.size = size,
+		.cpu_mask = mask,
+	};
+
+	if (d->plat->ops->tlb_flush != NULL) {
+		d->plat->ops->tlb_flush(d->plat->ctx, &req);
+	}
+}
+
+/*
+ * Status of one request inside a call: done (go on), done but stop the
+ * call now (something was parked on the vCPU: it is finished first thing
+ * in the next call), or negative: not done (-VMMU_ERESTART: retried by the
+ * next call; anything else: refused).
+ */
+#define REQ_DONE 0
+#define REQ_DONE_STOP 1
+
+/* --- vCPU state ------------------------------------------------------------------ */
+
+int vmmu_pv_vcpu_init(struct vmmu_pv_vcpu *v, struct vmmu_pv_domain *d,
+		      uint32_t id)
+{
+	if (v == NULL || d == NULL || id >= 64u * 64u) {
+		return -VMMU_EINVAL;
+	}
+	__builtin_memset(v, 0, sizeof(*v));
+	v->d = d;
+	v->id = id;
+	return 0;
+}
+
+/*
+ * Park a table whose release stopped early (Xen's old_guest_table). The
+ * call stops right after a request parks one, releasing the table it
+ * held (which may park a second), and the next call finishes both first.
+ */
+static void park(struct vmmu_pv_vcpu *v, uint64_t mfn)
+{
+	unsigned slot = v->pending_put[0] == 0 ? 0 : 1;
+
+	VMMU_CHECK(v->d->plat, v->pending_put[slot] == 0);
+	v->pending_put[slot] = mfn;
+}
+
+/* Release a table reference: 0, or 1 when it was parked. */
+static int put_table(struct vmmu_pv_vcpu *v, uint64_t mfn)
+{
+	if (vmmu_pv_table_put(v->d, mfn) == -VMMU_ERESTART) {
+		park(v, mfn);
+		return 1;
+	}
+	return 0;
+}
+
+/* Release an entry's references: 0, or 1 when its table was parked. */
+static int put_entry(struct vmmu_pv_vcpu *v, unsigned level, uint64_t e)
+{
+	if (vmmu_pv_entry_put(v->d, level, e) == -VMMU_ERESTART) {
+		park(v, entry_mfn(v->d, e));
+		return 1;
+	}
+	return 0;
+}
+
+/* Give up the partial reference the vCPU owns: 0, or 1 when parked. */
+static int drop_partial(struct vmmu_pv_vcpu *v)
+{
+	uint64_t mfn = v->pending_partial;
+
+	if (mfn == 0) {
+		return 0;
+	}
+	v->pending_partial = 0;
+	if (vmmu_pv_table_abandon(v->d, mfn) == -VMMU_ERESTART) {
+		park(v, mfn);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A table reference on mfn as `level`, continuing this vCPU's own partial
+ * validation of it if it has one (and giving up another one first).
+ * Returns 0, an error, or -VMMU_ERESTART: the vCPU owns a partial
+ * reference now (or parked what it gave up): the request is retried.
+ */
+static int table_ref(struct vmmu_pv_vcpu *v, uint64_t mfn, unsigned level)
+{
+	int rc;
+
+	if (v->pending_partial == mfn && v->pending_level == level) {
+		v->pending_partial = 0;
+		rc = vmmu_pv_table_continue(v->d, mfn, level);
+	} else if (drop_partial(v) != 0) {
+		return -VMMU_ERESTART;
+	} else {
+		rc = vmmu_pv_table_get(v->d, mfn, level);
+	}
+	if (rc == -VMMU_ERESTART) {
+		v->pending_partial = mfn;
+		v->pending_level = level;
+	}
+	return rc == -VMMU_EAGAIN ? -VMMU_ERESTART : rc;
+}
+
+/* Finish work left by an earlier call: 0, or -VMMU_ERESTART (more left). */
+static int settle_vcpu(struct vmmu_pv_vcpu *v)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		if (v->pending_put[i] != 0) {
+			if (vmmu_pv_table_put(v->d, v->pending_put[i]) != 0) {
+				return -VMMU_ERESTART;
+			}
+			v->pending_put[i] = 0;
+		}
+	}
+	return 0;
+}
+
+int vmmu_pv_vcpu_release(struct vmmu_pv_vcpu *v)
+{
+	uint64_t *bases[2] = {&v->user_base, &v->base};
+
+	if (settle_vcpu(v) != 0 || drop_partial(v) != 0) {
+		return -VMMU_ERESTART;
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t mfn = *bases[i];
+		if (mfn != 0) {
+			*bases[i] = 0;
+			if (put_table(v, mfn) != 0) {
+				return -VMMU_ERESTART;
+			}
+		}
+	}
+	return 0;
+}
+
+/* --- the table an update goes to ------------------------------------------------- */
+
+/* Drop the held table: 0, or 1 when its release was parked. */
+static int release_held(struct call *c)
+{
+	if (c->t.level == 0) {
+		return 0;
+	}
+	vmmu_unmap_table(c->d->plat, c->t.map);
+	c->t.level = 0;
+	/* Its last reference may be ours: a request may have dropped the rest. */
+	return put_table(c->v, c->t.mfn);
+}
+
+/* The level of the validated table mfn is now, 0 if it is none. */
+static unsigned table_level_now(const struct vmmu_pv_domain *d, uint64_t mfn)
+{
+	struct vmmu_frame_info i;
+
+	if (vmmu_ft_info(d->ft, mfn, &i) != 0 || !i.validated ||
+	    i.type_count == 0 || i.type < VMMU_FTYPE_L1 ||
+	    i.type > VMMU_FTYPE_L4) {
+		return 0;
+	}
+	return i.type;
+}
+
+/*
+ * Hold a reference on the validated table mfn (kept for the following
+ * requests while they go to the same table). Returns 0, -VMMU_ENOENT when
+ * mfn is not a validated table right now, -VMMU_ERESTART (look again in
+ * the next call), or another error.
+ */
+static int hold_table(struct call *c, uint64_t mfn)
+{
+	unsigned level;
+	int rc;
+
+	if (c->t.level != 0 && c->t.mfn == mfn) {
+		return 0;
+	}
+	if (release_held(c) != 0) {
+		return -VMMU_ERESTART;
+	}
+	level = table_level_now(c->d, mfn);
+	if (level == 0) {
+		return -VMMU_ENOENT;
+	}
+	/* Joining a validated table never validates, so never partial... */
+	rc = vmmu_pv_table_get(c->d, mfn, level);
+	if (rc == -VMMU_ERESTART) {
+		/* ...unless it was devalidated meanwhile: let it be. */
+		if (vmmu_pv_table_abandon(c->d, mfn) == -VMMU_ERESTART) {
+			park(c->v, mfn);
+		}
+		return -VMMU_ERESTART;
+	}
+	if (rc == -VMMU_EBUSY || rc == -VMMU_EAGAIN) {
+		return -VMMU_ERESTART; /* its type changed meanwhile */
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	c->t.map = vmmu_map_table(c->d->plat, mfn << 12);
+	VMMU_CHECK(c->d->plat, c->t.map != NULL);
+	c->t.mfn = mfn;
+	c->t.level = level;
+	return 0;
+}
+
+/*
+ * A frame that is not a page table is ordinary memory: the update is a
+ * plain store under a transient writable reference (Xen: an unpinned
+ * table is written like any page). A frame in use as a table of another
+ * kind (a descriptor table, a table being validated) is refused.
+ */
+static int store_plain(struct call *c, uint64_t mfn, unsigned index,
+		       uint64_t val)
+{
+	vmmu_pte_t *p;
+	int rc = vmmu_ft_get_type(c->d->ft, mfn, VMMU_FTYPE_WRITABLE, &c->d->ops);
+
+	if (rc != 0) {
+		return rc == -VMMU_EAGAIN ? -VMMU_ERESTART : rc;
+	}
+	p = vmmu_map_table(c->d->plat, mfn << 12);
+	VMMU_CHECK(c->d->plat, p != NULL);
+	__atomic_store_n(&p[index], val, __ATOMIC_RELAXED);
+	vmmu_unmap_table(c->d->plat, p);
+	VMMU_CHECK(c->d->plat,
+		   vmmu_ft_put_type(c->d->ft, mfn, &c->d->ops) == 0);
+	return REQ_DONE;
+}
+
+/* --- one entry ---------------------------------------------------------------------- */
+
+/* Old and new are both present and differ only where no reference is held. */
+static bool fast_path(uint64_t old, uint64_t val)
+{
+	return (old & val & E_P) != 0 && ((old ^ val) & ~FAST_BITS) == 0;
+}
+
+/* The references the new entry needs; -VMMU_ERESTART: retry the request. */
+static int take_new(struct call *c, unsigned level, uint64_t val)
+{
+	int rc;
+
+	if (level == 1 || (val & E_P) == 0) {
+		return vmmu_pv_entry_get(c->d, level, val);
+	}
+	rc = vmmu_pv_entry_check_flags(c->d, level, val);
+	if (rc != 0) {
+		return rc;
+	}
+	return table_ref(c->v, entry_mfn(c->d, val), level - 1);
+}
+
+/* Swap old for want; false when the entry changed meanwhile (*old updated). */
+static bool swap_entry(vmmu_pte_t *p, uint64_t *old, uint64_t want)
+{
+	return __atomic_compare_exchange_n(p, old, want, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
+/* Install val in entry `index` of the held table. */
+static int update_entry(struct call *c, unsigned index, uint64_t val,
+			bool preserve_ad)
+{
+	unsigned level = c->t.level;
+	vmmu_pte_t *p = &c->t.map[index];
+	uint64_t old = __atomic_load_n(p, __ATOMIC_RELAXED), want;
+	int rc;
+
+	if (l4_slot_reserved(c->d, level, index)) {
+		return -VMMU_EINVAL; /* the hypervisor's slots */
+	}
+	for (;;) {
+		want = preserve_ad ? val | (old & (E_A | E_D)) : val;
+		if (fast_path(old, want)) {
+			rc = vmmu_pv_entry_check_flags(c->d, level, want);
+			if (rc != 0) {
+				return rc;
+			}
+			if (swap_entry(p, &old, want)) {
+				rc = REQ_DONE;
+				break;
+			}
+			continue;
+		}
+		rc = take_new(c, level, want);
+		if (rc != 0) {
+			return rc;
+		}
+		if (swap_entry(p, &old, want)) {
+			rc = put_entry(c->v, level, old) != 0 ? REQ_DONE_STOP
+								 : REQ_DONE;
+			break;
+		}
+		/* Another vCPU changed it first: give back and look again. */
+		if (put_entry(c->v, level, want) != 0 || should_yield(c->d)) {
+			return -VMMU_ERESTART;
+		}
+	}
+	c->flush |= level > 1;
+	return rc;
+}
+
+/* --- mmu_update ------------------------------------------------------------------------ */
+
+static int check_foreigndom(const struct vmmu_pv_domain *d, uint32_t fd)
+{
+	uint32_t data = fd & 0xffffu, tables = fd >> 16;
+
+	if ((data != VMMU_PV_DOMID_SELF && data != d->id) ||
+	    (tables != 0 && tables - 1 != d->id)) {
+		return -VMMU_EPERM;
+	}
+	return 0;
+}
+
+static int one_update(struct call *c, const struct vmmu_pv_mmu_update *r)
+{
+	uint64_t cmd = r->ptr & VMMU_PV_MMU_CMD_MASK;
+	uint64_t addr = r->ptr & ~VMMU_PV_MMU_CMD_MASK;
+	uint64_t mfn = addr >> 12;
+	unsigned index = (unsigned)((addr & 0xfffu) >> 3);
+	int rc;
+
+	if (cmd == VMMU_PV_MMU_MACHPHYS_UPDATE || cmd > 3) {
+		return -VMMU_ENOTSUP; /* no M2P table here; 4..7 undefined */
+	}
+	if (mfn >= c->d->ft->nframes) {
+		return -VMMU_EINVAL; /* before any frame record is read */
+	}
+	rc = vmmu_ft_get(c->d->ft, mfn, c->d->id);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = hold_table(c, mfn);
+	if (rc == -VMMU_ENOENT) {
+		rc = store_plain(c, mfn, index, r->val);
+	} else if (rc == 0) {
+		rc = update_entry(c, index, r->val,
+				  cmd == VMMU_PV_MMU_PT_UPDATE_PRESERVE_AD);
+	}
+	vmmu_ft_put(c->d->ft, mfn);
+	return rc;
+}
+
+/*
+ * End of a call: release the held table (parking it is fine: the call is
+ * over), flush once for L2-L4 changes, even when stopping early.
+ */
+static void end_call(struct call *c)
+{
+	(void)release_held(c);
+	if (c->flush) {
+		flush(c->d, VMMU_TLB_ALL_NONGLOBAL, 0, 0, NULL, 0);
+	}
+}
+
+/*
+ * Run requests [*done, count) with one_req; the common frame of
+ * mmu_update and mmuext_op (done, stop and continue rules in pv.h).
+ */
+static int run_batch(struct call *c, const void *reqs, size_t size,
+		     uint32_t count, uint32_t *done,
+		     int (*one_req)(struct call *, const void *))
+{
+	uint32_t i = *done;
+	int rc = settle_vcpu(c->v);
+
+	for (; rc == 0 && i < count; i++) {
+		if (i != *done && should_yield(c->d)) {
+			rc = -VMMU_ERESTART;
+			break;
+		}
+		rc = one_req(c, (const char *)reqs + (size_t)i * size);
+		if (rc == REQ_DONE_STOP) {
+			i++;
+			rc = -VMMU_ERESTART;
+			break;
+		}
+		if (rc != 0) {
+			break;
+		}
+	}
+	*done = i;
+	end_call(c);
+	return rc;
+}
+
+static int one_update_cb(struct call *c, const void *r)
+{
+	return one_update(c, r);
+}
+
+int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
+		       const struct vmmu_pv_mmu_update *reqs, uint32_t count,
+		       uint32_t *done, uint32_t foreigndom)
+{
+	struct call c = {.v = v};
+	int rc;
+
+	if (v == NULL || done == NULL || *done > count ||
+	    (reqs == NULL && count != 0)) {
+		return -VMMU_EINVAL;
+	}
+	c.d = v->d;
+	rc = check_foreigndom(v->d, foreigndom);
+	if (rc != 0) {
+		return rc;
+	}
+	return run_batch(&c, reqs, sizeof(*reqs), count, done, one_update_cb);
+}
+
+/* --- mmuext_op ------------------------------------------------------------------------- */
+
+static bool canonical48(uint64_t va)
+{
+	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+/* Flush for this vCPU only (mask with its id) or, local false, the domain. */
+static void flush_for(const struct call *c, bool local, uint32_t scope,
+		      uint64_t va)
+{
+	uint64_t mask[64] = {0};
+	uint32_t words = c->v->id / 64 + 1;
+
+	mask[c->v->id / 64] = 1ull << (c->v->id % 64);
+	flush(c->d, scope, va, scope == VMMU_TLB_RANGE ? 4096 : 0,
+	      local ? mask : NULL, local ? words : 0);
+}
+
+static int pin(struct call *c, uint64_t mfn, unsigned level)
+{
+	int rc;
+
+	if (mfn >= c->d->ft->nframes) {
+		return -VMMU_EINVAL;
+	}
+	rc = table_ref(c->v, mfn, level);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = vmmu_ft_pin(c->d->ft, mfn);
+	if (rc != 0) {
+		(void)put_table(c->v, mfn); /* already pinned: not nested */
+		return rc;
+	}
+	return REQ_DONE;
+}
+
+static int unpin(struct call *c, uint64_t mfn)
+{
+	int rc, parked;
+
+	if (mfn >= c->d->ft->nframes) {
+		return -VMMU_EINVAL;
+	}
+	/* Only the owner may unpin: hold it while its pin goes. */
+	rc = vmmu_ft_get(c->d->ft, mfn, c->d->id);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = vmmu_ft_unpin(c->d->ft, mfn);
+	if (rc != 0) {
+		vmmu_ft_put(c->d->ft, mfn);
+		return rc;
+	}
+	parked = put_table(c->v, mfn);
+	vmmu_ft_put(c->d->ft, mfn);
+	return parked ? REQ_DONE_STOP : REQ_DONE;
+}
+
+/* A new kernel (user false) or user L4; user mfn 0 means none. */
+static int new_base(struct call *c, uint64_t mfn, bool user)
+{
+	uint64_t *slot = user ? &c->v->user_base : &c->v->base;
+	uint64_t old = *slot;
+	int rc;
+
+	if (mfn == old) {
+		return REQ_DONE; /* the embedder reloads CR3 */
+	}
+	if (mfn != 0 || !user) {
+		if (mfn == 0 || mfn >= c->d->ft->nframes) {
+			return -VMMU_EINVAL;
+		}
+		rc = table_ref(c->v, mfn, 4);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	*slot = mfn;
+	if (old != 0 && put_table(c->v, old) != 0) {
+		return REQ_DONE_STOP;
+	}
+	return REQ_DONE;
+}
+
+static int one_ext(struct call *c, const struct vmmu_pv_mmuext_op *op)
+{
+	uint64_t a = op->arg1.mfn;
+
+	switch (op->cmd) {
+	case VMMU_PV_MMUEXT_PIN_L1_TABLE:
+	case VMMU_PV_MMUEXT_PIN_L2_TABLE:
+	case VMMU_PV_MMUEXT_PIN_L3_TABLE:
+	case VMMU_PV_MMUEXT_PIN_L4_TABLE:
+		return pin(c, a, op->cmd - VMMU_PV_MMUEXT_PIN_L1_TABLE + 1);
+	case VMMU_PV_MMUEXT_UNPIN_TABLE:
+		return unpin(c, a);
+	case VMMU_PV_MMUEXT_NEW_BASEPTR:
+		return new_base(c, a, false);
+	case VMMU_PV_MMUEXT_NEW_USER_BASEPTR:
+		return new_base(c, a, true);
+	case VMMU_PV_MMUEXT_TLB_FLUSH_LOCAL:
+	case VMMU_PV_MMUEXT_TLB_FLUSH_ALL:
+		flush_for(c, op->cmd == VMMU_PV_MMUEXT_TLB_FLUSH_LOCAL,
+			  VMMU_TLB_ALL_NONGLOBAL, 0);
+		return REQ_DONE;
+	case VMMU_PV_MMUEXT_INVLPG_LOCAL:
+	case VMMU_PV_MMUEXT_INVLPG_ALL:
+		/* A non-canonical address invalidates nothing (XSA-279). */
+		if (canonical48(op->arg1.linear_addr)) {
+			flush_for(c, op->cmd == VMMU_PV_MMUEXT_INVLPG_LOCAL,
+				  VMMU_TLB_RANGE, op->arg1.linear_addr & ~0xfffull);
+		}
+		return REQ_DONE;
+	default:
+		return -VMMU_ENOTSUP;
+	}
+}
+
+static int one_ext_cb(struct call *c, const void *op)
+{
+	return one_ext(c, op);
+}
+
+int vmmu_pv_mmuext_op(struct vmmu_pv_vcpu *v,
+		      const struct vmmu_pv_mmuext_op *ops, uint32_t count,
+		      uint32_t *done, uint32_t foreigndom)
+{
+	struct call c = {.v = v};
+	int rc;
+
+	if (v == NULL || done == NULL || *done > count ||
+	    (ops == NULL && count != 0)) {
+		return -VMMU_EINVAL;
+	}
+	c.d = v->d;
+	rc = check_foreigndom(v->d, foreigndom);
+	if (rc != 0) {
+		return rc;
+	}
+	return run_batch(&c, ops, sizeof(*ops), count, done, one_ext_cb);
+}
+
+/* --- update_va_mapping ---------------------------------------------------------------- */
+
+/* The L1 table and index that map va under the vCPU's base, or 0. */
+static uint64_t find_l1(const struct call *c, uint64_t va, unsigned *index)
+{
+	uint64_t mfn = c->v->base;
+
+	for (unsigned level = 4; level > 1; level--) {
+		const vmmu_pte_t *t = vmmu_map_table(c->d->plat, mfn << 12);
+		uint64_t e;
+
+		VMMU_CHECK(c->d->plat, t != NULL);
+		e = __atomic_load_n(&t[(va >> (12 + 9 * (level - 1))) & 511],
+				    __ATOMIC_RELAXED);
+		vmmu_unmap_table(c->d->plat, (vmmu_pte_t *)(uintptr_t)t);
+		if ((e & E_P) == 0 || (e & E_PS) != 0) {
+			return 0;
+		}
+		mfn = entry_mfn(c->d, e);
+	}
+	*index = (unsigned)((va >> 12) & 511);
+	return mfn;
+}
+
+static int update_va(struct call *c, uint64_t va, uint64_t val)
+{
+	unsigned index;
+	uint64_t l1;
+	int rc;
+
+	if (!canonical48(va) || c->v->base == 0) {
+		return -VMMU_EINVAL;
+	}
+	l1 = find_l1(c, va, &index);
+	if (l1 == 0 || l1 >= c->d->ft->nframes) {
+		return -VMMU_ENOENT;
+	}
+	rc = hold_table(c, l1);
+	if (rc == -VMMU_ENOENT || (rc == 0 && c->t.level != 1)) {
+		return -VMMU_ENOENT; /* not an L1 table (any more) */
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	return update_entry(c, index, val, false);
+}
+
+int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
+			      uint64_t val, uint64_t flags)
+{
+	struct call c = {.v = v};
+	uint64_t target = flags & ~VMMU_PV_UVMF_FLUSHTYPE_MASK;
+	int rc;
+
+	if (v == NULL || (flags & VMMU_PV_UVMF_FLUSHTYPE_MASK) == 3) {
+		return -VMMU_EINVAL;
+	}
+	if (target != VMMU_PV_UVMF_LOCAL && target != VMMU_PV_UVMF_ALL) {
+		return -VMMU_ENOTSUP; /* a vCPU bitmap in guest memory */
+	}
+	c.d = v->d;
+	rc = settle_vcpu(v);
+	if (rc == 0) {
+		rc = update_va(&c, va, val);
+	}
+	end_call(&c);
+	if (rc == REQ_DONE_STOP) {
+		rc = 0; /* done; what was parked is finished by the next call */
+	}
+	if (rc != 0) {
+		return rc; /* never flush for a refused update (XSA-279) */
+	}
+	switch (flags & VMMU_PV_UVMF_FLUSHTYPE_MASK) {
+	case VMMU_PV_UVMF_TLB_FLUSH:
+		flush_for(&c, target == VMMU_PV_UVMF_LOCAL,
+			  VMMU_TLB_ALL_NONGLOBAL, 0);
+		break;
+	case VMMU_PV_UVMF_INVLPG:
+		flush_for(&c, target == VMMU_PV_UVMF_LOCAL, VMMU_TLB_RANGE,
+			  va & ~0xfffull);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}

@@ -31,6 +31,21 @@ static inline bool l4_slot_reserved(const struct vmmu_pv_domain *d,
 	return level == 4 && (d->l4_reserved[i / 64] >> (i % 64) & 1u) != 0;
 }
 
+/* The state of entry `special` of a table in (de)validation. */
+enum entry_state {
+	ES_NONE = 0,
+	ES_PARTIAL = 1,   /* general ref + partial type ref on the table below */
+	ES_RELEASING = 2, /* general ref; the type ref's release stopped early */
+};
+
+/*
+ * A (de)validating or paused table's progress: entries [0, *next) hold
+ * their references, entry *special what *state (enum entry_state) says.
+ */
+__attribute__((visibility("hidden"))) void
+vmmu_pv_progress(const struct vmmu_ft *ft, uint64_t mfn, unsigned *next,
+		 unsigned *special, unsigned *state);
+
 /* Whether a present entry of `level` may carry e's flags (0 or -EINVAL). */
 __attribute__((visibility("hidden"))) int
 vmmu_pv_entry_check_flags(const struct vmmu_pv_domain *d, unsigned level,

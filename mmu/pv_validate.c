@@ -26,12 +26,6 @@
  */
 #include "pv_internal.h"
 
-enum entry_state {
-	ES_NONE = 0,
-	ES_PARTIAL = 1,   /* general ref + partial type ref on the table below */
-	ES_RELEASING = 2, /* general ref; the type ref's release stopped early */
-};
-
 struct progress {
 	unsigned next, special;
 	enum entry_state es;
@@ -45,6 +39,16 @@ static struct progress progress_load(const uint64_t *w)
 		.special = (unsigned)((*w >> 16) & 0x3ffu),
 	};
 	return p;
+}
+
+void vmmu_pv_progress(const struct vmmu_ft *ft, uint64_t mfn, unsigned *next,
+		      unsigned *special, unsigned *state)
+{
+	struct progress p = progress_load(&ft->frames[mfn].scratch);
+
+	*next = p.next;
+	*special = p.special;
+	*state = p.es;
 }
 
 static void progress_store(uint64_t *w, const struct progress *p)

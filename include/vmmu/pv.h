@@ -168,6 +168,30 @@ static inline uint64_t vmmu_pv_vcpu_user_base(const struct vmmu_pv_vcpu *v)
  */
 int vmmu_pv_vcpu_release(struct vmmu_pv_vcpu *v);
 
+/** What vmmu_pv_audit found. */
+struct vmmu_pv_audit {
+	uint64_t frames;      /**< d's frames checked */
+	uint64_t tables;      /**< page tables whose entries were counted */
+	uint64_t entries;     /**< present entries counted */
+	uint64_t errors;      /**< inconsistencies found */
+	uint64_t first_mfn;   /**< the frame of the first one */
+	const char *first;    /**< what it was */
+};
+
+/**
+ * Recompute every general and type count of domain d's frames from what
+ * holds references (allocation, pins, the vCPUs' base pointers and
+ * pending work, every entry of every validated or paused table) and
+ * compare with the frame table; check that no entry maps a frame d does
+ * not own and that no page table is mapped writable. work: 2 * nframes
+ * words of scratch memory. Call only while no hypercall of d runs.
+ * Returns 0 when everything agrees, -VMMU_EINVAL (bad arguments) or
+ * -VMMU_EFAULT (inconsistent: see *out).
+ */
+int vmmu_pv_audit(const struct vmmu_pv_domain *d,
+		  const struct vmmu_pv_vcpu *vcpus, unsigned nvcpus,
+		  uint64_t *work, struct vmmu_pv_audit *out);
+
 #ifdef __cplusplus
 }
 #endif

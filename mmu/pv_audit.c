@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Direct paging: the audit (include/vmmu/pv.h). It recounts, from first
+ * principles, every reference that should exist on the domain's frames
+ * and compares with the frame table. Tests and the fuzzer run it after
+ * every operation: a count off by one is a use-after-free or a leak, a
+ * writable mapping of a table is a guest writing its own page tables.
+ */
+#include <vmmu/pv.h>
+
+#include "pv_internal.h"
+
+struct tally {
+	const struct vmmu_pv_domain *d;
+	uint64_t *general, *typed;
+	struct vmmu_pv_audit *out;
+};
+
+static void report(struct tally *t, uint64_t mfn, const char *what)
+{
+	if (t->out->errors++ == 0) {
+		t->out->first_mfn = mfn;
+		t->out->first = what;
+	}
+}
+
+static bool owned(const struct vmmu_pv_domain *d, uint64_t mfn,
+		  struct vmmu_frame_info *i)
+{
+	return mfn < d->ft->nframes && vmmu_ft_info(d->ft, mfn, i) == 0 &&
+	       i->count != 0 && i->owner == d->id;
+}
+
+/* A reference holding both a general and a type reference on mfn. */
+static void hold(struct tally *t, uint64_t mfn)
+{
+	struct vmmu_frame_info i;
+
+	if (mfn == 0) {
+		return;
+	}
+	if (!owned(t->d, mfn, &i)) {
+		report(t, mfn, "a vCPU holds a frame the domain does not own");
+		return;
+	}
+	t->general[mfn]++;
+	t->typed[mfn]++;
+}
+
+/* The references entry e of a table of `level` holds. */
+static void count_entry(struct tally *t, unsigned level, uint64_t e)
+{
+	uint64_t target = entry_mfn(t->d, e);
+	struct vmmu_frame_info i;
+
+	t->out->entries++;
+	if (!owned(t->d, target, &i)) {
+		report(t, target, "an entry maps a frame the domain does not own");
+		return;
+	}
+	t->general[target]++;
+	if (level == 1 && (e & E_RW) == 0) {
+		return;
+	}
+	t->typed[target]++;
+	if (level == 1 && i.type != VMMU_FTYPE_WRITABLE) {
+		report(t, target, "a page table (or descriptor page) is mapped writable");
+	} else if (level > 1 && i.type != level - 1) {
+		report(t, target, "an entry points at a table of the wrong level");
+	}
+}
+
+/* Entries [0, next) of table mfn, and entry `special` per its state. */
+static void count_table(struct tally *t, uint64_t mfn, unsigned level,
+			unsigned next, unsigned special, unsigned state)
+{
+	const vmmu_pte_t *tab = vmmu_map_table(t->d->plat, mfn << 12);
+
+	if (tab == NULL) {
+		report(t, mfn, "a table is not memory");
+		return;
+	}
+	t->out->tables++;
+	for (unsigned k = 0; k < next; k++) {
+		uint64_t e = __atomic_load_n(&tab[k], __ATOMIC_RELAXED);
+		if ((e & E_P) != 0 && !l4_slot_reserved(t->d, level, k)) {
+			count_entry(t, level, e);
+		}
+	}
+	/* Below next it was counted above (a release in progress there). */
+	if (state != ES_NONE && special >= next) {
+		hold(t, entry_mfn(t->d, tab[special]));
+	}
+	vmmu_unmap_table(t->d->plat, (vmmu_pte_t *)(uintptr_t)tab);
+}
+
+static void count_frame(struct tally *t, uint64_t mfn)
+{
+	struct vmmu_frame_info i;
+	unsigned next = ENTRIES, special = 0, state = ES_NONE;
+
+	if (!owned(t->d, mfn, &i)) {
+		return;
+	}
+	t->out->frames++;
+	t->general[mfn] += i.allocated ? 1 : 0;
+	if (i.pinned) {
+		t->general[mfn]++;
+		t->typed[mfn]++;
+	}
+	if (i.type < VMMU_FTYPE_L1 || i.type > VMMU_FTYPE_L4 || i.type_count == 0) {
+		return;
+	}
+	if (!i.validated) {
+		if (!i.partial) {
+			report(t, mfn, "a (de)validation is running: not quiescent");
+			return;
+		}
+		vmmu_pv_progress(t->d->ft, mfn, &next, &special, &state);
+	}
+	count_table(t, mfn, i.type, next, special, state);
+}
+
+static void compare(struct tally *t, uint64_t mfn)
+{
+	struct vmmu_frame_info i;
+
+	if (!owned(t->d, mfn, &i)) {
+		return;
+	}
+	if (i.count != t->general[mfn]) {
+		report(t, mfn, "general reference count differs from its holders");
+	} else if (i.type_count != t->typed[mfn]) {
+		report(t, mfn, "type reference count differs from its holders");
+	}
+}
+
+int vmmu_pv_audit(const struct vmmu_pv_domain *d,
+		  const struct vmmu_pv_vcpu *vcpus, unsigned nvcpus,
+		  uint64_t *work, struct vmmu_pv_audit *out)
+{
+	uint64_t n;
+	struct tally t;
+
+	if (d == NULL || work == NULL || out == NULL ||
+	    (vcpus == NULL && nvcpus != 0)) {
+		return -VMMU_EINVAL;
+	}
+	n = d->ft->nframes;
+	__builtin_memset(out, 0, sizeof(*out));
+	__builtin_memset(work, 0, (size_t)(2 * n) * sizeof(*work));
+	t = (struct tally){.d = d, .general = work, .typed = work + n, .out = out};
+	for (unsigned v = 0; v < nvcpus; v++) {
+		hold(&t, vcpus[v].base);
+		hold(&t, vcpus[v].user_base);
+		hold(&t, vcpus[v].pending_put[0]);
+		hold(&t, vcpus[v].pending_put[1]);
+		hold(&t, vcpus[v].pending_partial);
+	}
+	for (uint64_t mfn = 0; mfn < n; mfn++) {
+		count_frame(&t, mfn);
+	}
+	for (uint64_t mfn = 0; mfn < n; mfn++) {
+		compare(&t, mfn);
+	}
+	return out->errors == 0 ? 0 : -VMMU_EFAULT;
+}

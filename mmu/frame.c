@@ -163,7 +163,7 @@ static void clear_type_state(struct vmmu_ft *ft, struct vmmu_frame *f)
 	VMMU_CHECK(ft->plat, ft_count(load(&f->type)) == 0);
 	__atomic_store_n(&f->type, 0, __ATOMIC_RELAXED);
 	f->scratch = 0;
-	f->reserved_ = 0;
+	__atomic_store_n(&f->linear, 0, __ATOMIC_RELAXED);
 }
 
 bool vmmu_ft_put(struct vmmu_ft *ft, uint64_t mfn)
@@ -428,6 +428,74 @@ int vmmu_ft_put_type(struct vmmu_ft *ft, uint64_t mfn,
 	return deval ? run_devalidate(ft, f, mfn, ops) : 0;
 }
 
+int vmmu_ft_get_type_validated(struct vmmu_ft *ft, uint64_t mfn,
+			       unsigned type)
+{
+	struct vmmu_frame *f = frame_of(ft, mfn);
+	uint64_t old;
+
+	if (f == NULL) {
+		return -VMMU_EINVAL;
+	}
+	old = load(&f->type);
+	do {
+		if (ft_type(old) != type || ft_count(old) == 0 ||
+		    ft_count(old) == FT_COUNT_MASK || (old & FT_VALIDATED) == 0) {
+			return -VMMU_EBUSY;
+		}
+	} while (!cas(&f->type, &old, old + 1));
+	return 0;
+}
+
+/* --- same-level links --------------------------------------------------------- */
+
+#define LINEAR_MAX 32767
+
+/*
+ * Count one more (delta +1) or one fewer (-1) link on `side` (+1: links
+ * held, -1: links to this frame). Taking one needs the count not to be on
+ * the other side; giving one back needs one to be there. One
+ * compare-exchange does both the check and the count, so two CPUs cannot
+ * put a frame on both sides at once.
+ */
+static int linear_add(struct vmmu_ft *ft, uint64_t mfn, int64_t side,
+		      int delta)
+{
+	struct vmmu_frame *f = frame_of(ft, mfn);
+	int64_t old, next;
+
+	if (f == NULL || (delta != 1 && delta != -1)) {
+		return -VMMU_EINVAL;
+	}
+	old = __atomic_load_n(&f->linear, __ATOMIC_ACQUIRE);
+	do {
+		if (delta > 0 && (old * side < 0 || old * side >= LINEAR_MAX)) {
+			return -VMMU_EBUSY;
+		}
+		VMMU_CHECK(ft->plat, delta > 0 || old * side > 0);
+		next = old + side * delta;
+	} while (!__atomic_compare_exchange_n(&f->linear, &old, next, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return 0;
+}
+
+int vmmu_ft_linear_hold(struct vmmu_ft *ft, uint64_t mfn, int delta)
+{
+	return linear_add(ft, mfn, 1, delta);
+}
+
+int vmmu_ft_linear_use(struct vmmu_ft *ft, uint64_t mfn, int delta)
+{
+	return linear_add(ft, mfn, -1, delta);
+}
+
+int64_t vmmu_ft_linear(const struct vmmu_ft *ft, uint64_t mfn)
+{
+	const struct vmmu_frame *f = frame_of(ft, mfn);
+
+	return f != NULL ? __atomic_load_n(&f->linear, __ATOMIC_ACQUIRE) : 0;
+}
+
 uint64_t *vmmu_ft_scratch(struct vmmu_ft *ft, uint64_t mfn)
 {
 	struct vmmu_frame *f = frame_of(ft, mfn);
@@ -448,7 +516,8 @@ int vmmu_ft_pin(struct vmmu_ft *ft, uint64_t mfn)
 	old = load(&f->type);
 	do {
 		if ((old & FT_PINNED) != 0 || ft_count(old) == 0 ||
-		    (old & FT_VALIDATED) == 0) {
+		    (old & FT_VALIDATED) == 0 ||
+		    !vmmu_ftype_validated_on_use(ft_type(old))) {
 			return -VMMU_EINVAL;
 		}
 	} while (!cas(&f->type, &old, old | FT_PINNED));

@@ -59,12 +59,13 @@ static inline bool vmmu_ftype_validated_on_use(unsigned type)
  * type:  bits 63..61 type, 60 validated, 59 pinned, 58 paused (a
  *        (de)validation stopped early), 57 devalidating, 47..0 type count.
  * scratch: the validator's progress (vmmu_ft_scratch).
+ * linear: same-level ("linear") table links (vmmu_ft_linear_hold/use).
  */
 struct vmmu_frame {
 	uint64_t count;
 	uint64_t type;
 	uint64_t scratch;
-	uint64_t reserved_;
+	int64_t linear;
 };
 
 /** The frame table. Initialise with vmmu_ft_init(); fields are private. */
@@ -147,8 +148,11 @@ int vmmu_ft_get(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom);
 /**
  * Drop a general reference (one taken by vmmu_ft_get or vmmu_ft_assign's
  * caller). Returns true when it was the last: the frame is free (and its
- * type state cleared). Dropping a reference nobody holds calls the
- * platform's panic hook. Context: any, lock-free.
+ * type state cleared). Calls the platform's panic hook, as broken
+ * invariants of the caller, for: a reference nobody holds; the allocation
+ * reference of a frame not released; the last reference while a type
+ * reference is still held (type references come with general ones).
+ * Context: any, lock-free.
  */
 bool vmmu_ft_put(struct vmmu_ft *ft, uint64_t mfn);
 
@@ -164,7 +168,10 @@ bool vmmu_ft_put(struct vmmu_ft *ft, uint64_t mfn);
  *                   caller holds a *partial* reference, and must either
  *                   continue (vmmu_ft_continue_type) or give it up
  *                   (vmmu_ft_abandon_type); nobody else can take the
- *                   frame meanwhile;
+ *                   frame meanwhile. The frame table does not know who
+ *                   owns a paused operation: the continue, abandon and
+ *                   finishing put calls trust their caller to be it (the
+ *                   direct-paging layer records the owner);
  *   -VMMU_EAGAIN    nothing taken: another CPU's (de)validation of the
  *                   frame is paused, or running and the platform's
  *                   should_yield asked to stop waiting: call again later;
@@ -210,6 +217,29 @@ int vmmu_ft_put_type(struct vmmu_ft *ft, uint64_t mfn,
 		     const struct vmmu_ft_ops *ops);
 
 /**
+ * Join a type that is validated already: a type reference without ever
+ * validating or waiting. Returns 0, or -VMMU_EBUSY when mfn is not a
+ * validated `type` in use right now (or -VMMU_EINVAL for a bad mfn). For
+ * links that must not recurse into validation (linear tables).
+ */
+int vmmu_ft_get_type_validated(struct vmmu_ft *ft, uint64_t mfn,
+			       unsigned type);
+
+/**
+ * Same-level ("linear") table links, counted per frame: a table may hold
+ * links to other tables of its level, or be the target of such links,
+ * never both (Xen XSA-240: chains and loops of them made teardown
+ * recurse without bound). vmmu_ft_linear_hold(mfn, +1) records that mfn
+ * holds one more link, vmmu_ft_linear_use(mfn, +1) that one more table
+ * links to mfn; -1 undoes either. Returns 0, or -VMMU_EBUSY when the
+ * frame is already on the other side (or at the limit of 32767).
+ */
+int vmmu_ft_linear_hold(struct vmmu_ft *ft, uint64_t mfn, int delta);
+int vmmu_ft_linear_use(struct vmmu_ft *ft, uint64_t mfn, int delta);
+/** The frame's link count: > 0 links held, < 0 links to it. */
+int64_t vmmu_ft_linear(const struct vmmu_ft *ft, uint64_t mfn);
+
+/**
  * The validator's 8-byte scratch word for mfn (its progress through the
  * entries, and whatever else it needs), or NULL for a bad mfn. Only the
  * CPU running or owning a (de)validation of the frame may use it; it
@@ -219,7 +249,8 @@ uint64_t *vmmu_ft_scratch(struct vmmu_ft *ft, uint64_t mfn);
 
 /**
  * Mark mfn pinned: the caller's type reference now belongs to the pin.
- * Returns 0, -VMMU_EINVAL (already pinned, or no validated type
+ * Only page tables and descriptor pages are pinned. Returns 0,
+ * -VMMU_EINVAL (already pinned, not such a type, or no validated type
  * reference). Context: any, lock-free.
  */
 int vmmu_ft_pin(struct vmmu_ft *ft, uint64_t mfn);

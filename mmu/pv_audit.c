@@ -47,27 +47,40 @@ static void hold(struct tally *t, uint64_t mfn)
 	t->typed[mfn]++;
 }
 
-/* The references entry e of a table of `level` holds. */
-static void count_entry(struct tally *t, unsigned level, uint64_t e)
+/*
+ * The references entry e of table `table` (of `level`) holds. Returns 1
+ * for a same-level (linear) link, which the table's link count must show.
+ */
+static int count_entry(struct tally *t, uint64_t table, unsigned level,
+		       uint64_t e)
 {
 	uint64_t target = entry_mfn(t->d, e);
 	struct vmmu_frame_info i;
 
 	t->out->entries++;
+	if (level > 1 && target == table) {
+		return 0; /* a link to itself holds nothing */
+	}
 	if (!owned(t->d, target, &i)) {
 		report(t, target, "an entry maps a frame the domain does not own");
-		return;
+		return 0;
 	}
 	t->general[target]++;
 	if (level == 1 && (e & E_RW) == 0) {
-		return;
+		return 0;
 	}
 	t->typed[target]++;
 	if (level == 1 && i.type != VMMU_FTYPE_WRITABLE) {
 		report(t, target, "a page table (or descriptor page) is mapped writable");
+	} else if (level > 1 && i.type == level) {
+		if ((e & E_RW) != 0) {
+			report(t, target, "a same-level link is writable");
+		}
+		return 1;
 	} else if (level > 1 && i.type != level - 1) {
 		report(t, target, "an entry points at a table of the wrong level");
 	}
+	return 0;
 }
 
 /* Entries [0, next) of table mfn, and entry `special` per its state. */
@@ -80,12 +93,19 @@ static void count_table(struct tally *t, uint64_t mfn, unsigned level,
 		report(t, mfn, "a table is not memory");
 		return;
 	}
+	int64_t links = 0, counted = vmmu_ft_linear(t->d->ft, mfn);
+
 	t->out->tables++;
 	for (unsigned k = 0; k < next; k++) {
 		uint64_t e = __atomic_load_n(&tab[k], __ATOMIC_RELAXED);
 		if ((e & E_P) != 0 && !l4_slot_reserved(t->d, level, k)) {
-			count_entry(t, level, e);
+			int link = count_entry(t, mfn, level, e);
+			/* A link being released was uncounted when that began. */
+			links += state == ES_RELEASING && k == special ? 0 : link;
 		}
+	}
+	if (links != (counted > 0 ? counted : 0)) {
+		report(t, mfn, "same-level links differ from the table's link count");
 	}
 	/* Below next it was counted above (a release in progress there). */
 	if (state != ES_NONE && special >= next) {

@@ -52,13 +52,22 @@ vmmu_pv_entry_check_flags(const struct vmmu_pv_domain *d, unsigned level,
 			  uint64_t e);
 
 /*
- * Check entry e for a table of `level` and take the references it needs
+ * Check entry e of table `table` (of `level`) and take the references it needs
  * (nothing for a not-present entry, which is only checked). Returns 0,
  * -VMMU_ERESTART (L2-L4: the table below holds a partial reference, and
  * its general reference is held), or an error with nothing held.
  */
 __attribute__((visibility("hidden"))) int
-vmmu_pv_entry_get(struct vmmu_pv_domain *d, unsigned level, uint64_t e);
+vmmu_pv_entry_get(struct vmmu_pv_domain *d, uint64_t table, unsigned level,
+		  uint64_t e);
+
+/*
+ * The same-level link from `table` that entry e makes, when its table
+ * below could not be taken (-VMMU_EBUSY): see mmu/pv_validate.c.
+ */
+__attribute__((visibility("hidden"))) int
+vmmu_pv_linear_get(struct vmmu_pv_domain *d, uint64_t table, unsigned level,
+		   uint64_t e);
 
 /*
  * Release what vmmu_pv_entry_get took for e. Returns 0, or
@@ -66,6 +75,7 @@ vmmu_pv_entry_get(struct vmmu_pv_domain *d, unsigned level, uint64_t e);
  * not gone yet (finish with vmmu_pv_table_put on its frame).
  */
 __attribute__((visibility("hidden"))) int
-vmmu_pv_entry_put(struct vmmu_pv_domain *d, unsigned level, uint64_t e);
+vmmu_pv_entry_put(struct vmmu_pv_domain *d, uint64_t table, unsigned level,
+		  uint64_t e);
 
 #endif

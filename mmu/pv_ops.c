@@ -106,9 +106,10 @@ static int put_table(struct vmmu_pv_vcpu *v, uint64_t mfn)
 }
 
 /* Release an entry's references: 0, or 1 when its table was parked. */
-static int put_entry(struct vmmu_pv_vcpu *v, unsigned level, uint64_t e)
+static int put_entry(struct vmmu_pv_vcpu *v, uint64_t table, unsigned level,
+		     uint64_t e)
 {
-	if (vmmu_pv_entry_put(v->d, level, e) == -VMMU_ERESTART) {
+	if (vmmu_pv_entry_put(v->d, table, level, e) == -VMMU_ERESTART) {
 		park(v, entry_mfn(v->d, e));
 		return 1;
 	}
@@ -297,13 +298,17 @@ static int take_new(struct call *c, unsigned level, uint64_t val)
 	int rc;
 
 	if (level == 1 || (val & E_P) == 0) {
-		return vmmu_pv_entry_get(c->d, level, val);
+		return vmmu_pv_entry_get(c->d, c->t.mfn, level, val);
 	}
 	rc = vmmu_pv_entry_check_flags(c->d, level, val);
 	if (rc != 0) {
 		return rc;
 	}
-	return table_ref(c->v, entry_mfn(c->d, val), level - 1);
+	rc = table_ref(c->v, entry_mfn(c->d, val), level - 1);
+	if (rc == -VMMU_EBUSY) {
+		rc = vmmu_pv_linear_get(c->d, c->t.mfn, level, val);
+	}
+	return rc;
 }
 
 /* Swap old for want; false when the entry changed meanwhile (*old updated). */
@@ -343,12 +348,14 @@ static int update_entry(struct call *c, unsigned index, uint64_t val,
 			return rc;
 		}
 		if (swap_entry(p, &old, want)) {
-			rc = put_entry(c->v, level, old) != 0 ? REQ_DONE_STOP
-								 : REQ_DONE;
+			rc = put_entry(c->v, c->t.mfn, level, old) != 0
+				     ? REQ_DONE_STOP
+				     : REQ_DONE;
 			break;
 		}
 		/* Another vCPU changed it first: give back and look again. */
-		if (put_entry(c->v, level, want) != 0 || should_yield(c->d)) {
+		if (put_entry(c->v, c->t.mfn, level, want) != 0 ||
+		    should_yield(c->d)) {
 			return -VMMU_ERESTART;
 		}
 	}

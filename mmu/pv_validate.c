@@ -131,7 +131,80 @@ static void put_l1(struct vmmu_pv_domain *d, uint64_t e)
 	vmmu_ft_put(d->ft, mfn);
 }
 
-int vmmu_pv_entry_get(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
+/* --- linear (same-level) links ------------------------------------------------ */
+
+/*
+ * An L2-L4 entry pointing at a table of its own level instead of the one
+ * below: allowed only on a domain with VMMU_PV_LINEAR_PT, read-only (Xen
+ * XSA-182), to a table of the same domain that is validated already (so
+ * taking it never recurses into validation and cannot deadlock), or to
+ * the table itself (which takes nothing). A table may hold such links or
+ * be linked to, never both (XSA-240); the frame table counts both sides.
+ */
+int vmmu_pv_linear_get(struct vmmu_pv_domain *d, uint64_t table, unsigned level,
+		       uint64_t e)
+{
+	uint64_t target = entry_mfn(d, e);
+	int rc;
+
+	if ((d->flags & VMMU_PV_LINEAR_PT) == 0) {
+		return -VMMU_EBUSY;
+	}
+	if ((e & E_RW) != 0) {
+		return -VMMU_EINVAL;
+	}
+	if (target == table) {
+		return 0;
+	}
+	rc = vmmu_ft_get(d->ft, target, d->id); /* ownership first */
+	if (rc != 0) {
+		return rc;
+	}
+	rc = vmmu_ft_linear_use(d->ft, target, 1);
+	if (rc == 0) {
+		rc = vmmu_ft_linear_hold(d->ft, table, 1);
+		if (rc == 0) {
+			rc = vmmu_ft_get_type_validated(d->ft, target, level);
+			if (rc == 0) {
+				return 0;
+			}
+			vmmu_ft_linear_hold(d->ft, table, -1);
+		}
+		vmmu_ft_linear_use(d->ft, target, -1);
+	}
+	vmmu_ft_put(d->ft, target);
+	return rc;
+}
+
+/* What kind of link entry e of a table of level >= 2 is. */
+enum link { LINK_DOWN, LINK_SELF, LINK_LINEAR };
+
+static enum link link_kind(const struct vmmu_pv_domain *d, uint64_t table,
+			   unsigned level, uint64_t e)
+{
+	uint64_t target = entry_mfn(d, e);
+	struct vmmu_frame_info i;
+
+	if (target == table) {
+		return LINK_SELF;
+	}
+	/* The entry holds a type reference: the target's type is stable. */
+	if (vmmu_ft_info(d->ft, target, &i) == 0 && i.type == level) {
+		return LINK_LINEAR;
+	}
+	return LINK_DOWN;
+}
+
+/* Forget a linear link's counts (before its references go). */
+static void linear_unlink(struct vmmu_pv_domain *d, uint64_t table,
+			  uint64_t target)
+{
+	vmmu_ft_linear_hold(d->ft, table, -1);
+	vmmu_ft_linear_use(d->ft, target, -1);
+}
+
+int vmmu_pv_entry_get(struct vmmu_pv_domain *d, uint64_t table,
+		      unsigned level, uint64_t e)
 {
 	int rc;
 
@@ -145,10 +218,15 @@ int vmmu_pv_entry_get(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
 	if (level == 1) {
 		return get_l1(d, e);
 	}
-	return vmmu_pv_table_get(d, entry_mfn(d, e), level - 1);
+	rc = vmmu_pv_table_get(d, entry_mfn(d, e), level - 1);
+	if (rc == -VMMU_EBUSY) {
+		rc = vmmu_pv_linear_get(d, table, level, e);
+	}
+	return rc;
 }
 
-int vmmu_pv_entry_put(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
+int vmmu_pv_entry_put(struct vmmu_pv_domain *d, uint64_t table,
+		      unsigned level, uint64_t e)
 {
 	if ((e & E_P) == 0) {
 		return 0;
@@ -156,6 +234,15 @@ int vmmu_pv_entry_put(struct vmmu_pv_domain *d, unsigned level, uint64_t e)
 	if (level == 1) {
 		put_l1(d, e);
 		return 0;
+	}
+	switch (link_kind(d, table, level, e)) {
+	case LINK_SELF:
+		return 0;
+	case LINK_LINEAR:
+		linear_unlink(d, table, entry_mfn(d, e));
+		break;
+	case LINK_DOWN:
+		break;
 	}
 	return vmmu_pv_table_put(d, entry_mfn(d, e));
 }
@@ -192,12 +279,13 @@ static int finish_partial_entry(struct vmmu_pv_domain *d, unsigned level,
  * (-VMMU_ERESTART) when may_stop and the platform asks, or when a table
  * below stops early.
  */
-static int release_entries(struct vmmu_pv_domain *d, unsigned level,
-			   const vmmu_pte_t *t, struct progress *p,
-			   bool may_stop);
+static int release_entries(struct vmmu_pv_domain *d, uint64_t mfn,
+			   unsigned level, const vmmu_pte_t *t,
+			   struct progress *p, bool may_stop);
 
-static int validate_entries(struct vmmu_pv_domain *d, unsigned level,
-			    const vmmu_pte_t *t, struct progress *p)
+static int validate_entries(struct vmmu_pv_domain *d, uint64_t mfn,
+			    unsigned level, const vmmu_pte_t *t,
+			    struct progress *p)
 {
 	int rc;
 
@@ -212,7 +300,7 @@ static int validate_entries(struct vmmu_pv_domain *d, unsigned level,
 		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
 
 		if (!l4_slot_reserved(d, level, i)) {
-			rc = vmmu_pv_entry_get(d, level, e);
+			rc = vmmu_pv_entry_get(d, mfn, level, e);
 			if (rc == -VMMU_ERESTART) {
 				p->es = ES_PARTIAL;
 				p->special = i;
@@ -248,10 +336,11 @@ static int pv_validate(void *ctx, uint64_t mfn, unsigned type)
 	if (rc != 0) {
 		return rc;
 	}
-	rc = validate_entries(d, type, t, &p);
+	rc = validate_entries(d, mfn, type, t, &p);
 	if (rc != 0 && rc != -VMMU_ERESTART) {
 		/* A refused entry: give back everything taken, to the end. */
-		while (release_entries(d, type, t, &p, false) == -VMMU_ERESTART) {
+		while (release_entries(d, mfn, type, t, &p, false) ==
+		       -VMMU_ERESTART) {
 		}
 	}
 	progress_store(w, &p);
@@ -282,9 +371,30 @@ static int release_table_entry(struct vmmu_pv_domain *d, uint64_t e,
 	return 0;
 }
 
-static int release_entries(struct vmmu_pv_domain *d, unsigned level,
-			   const vmmu_pte_t *t, struct progress *p,
-			   bool may_stop)
+/* Release present entry i (below next); -VMMU_ERESTART leaves it RELEASING. */
+static int release_entry(struct vmmu_pv_domain *d, uint64_t mfn,
+			 unsigned level, uint64_t e, unsigned i,
+			 struct progress *p)
+{
+	if (level == 1) {
+		put_l1(d, e);
+		return 0;
+	}
+	switch (link_kind(d, mfn, level, e)) {
+	case LINK_SELF:
+		return 0;
+	case LINK_LINEAR:
+		linear_unlink(d, mfn, entry_mfn(d, e));
+		break;
+	case LINK_DOWN:
+		break;
+	}
+	return release_table_entry(d, e, i, p);
+}
+
+static int release_entries(struct vmmu_pv_domain *d, uint64_t mfn,
+			   unsigned level, const vmmu_pte_t *t,
+			   struct progress *p, bool may_stop)
 {
 	int rc;
 
@@ -304,13 +414,9 @@ static int release_entries(struct vmmu_pv_domain *d, unsigned level,
 		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
 
 		if ((e & E_P) != 0 && !l4_slot_reserved(d, level, i)) {
-			if (level == 1) {
-				put_l1(d, e);
-			} else {
-				rc = release_table_entry(d, e, i, p);
-				if (rc != 0) {
-					return rc;
-				}
+			rc = release_entry(d, mfn, level, e, i, p);
+			if (rc != 0) {
+				return rc;
 			}
 		}
 		p->next = i;
@@ -331,7 +437,7 @@ static int pv_devalidate(void *ctx, uint64_t mfn, unsigned type)
 
 	VMMU_CHECK(d->plat, type >= VMMU_FTYPE_L1 && type <= VMMU_FTYPE_L4);
 	VMMU_CHECK(d->plat, map_table(d, mfn, &t) == 0);
-	rc = release_entries(d, type, t, &p, true);
+	rc = release_entries(d, mfn, type, t, &p, true);
 	progress_store(w, &p);
 	vmmu_unmap_table(d->plat, t);
 	return rc;
@@ -346,7 +452,7 @@ int vmmu_pv_domain_init(struct vmmu_pv_domain *d, struct vmmu_ft *ft,
 {
 	if (d == NULL || ft == NULL || vmmu_platform_check(plat) != 0 ||
 	    maxphyaddr < 32 || maxphyaddr > 52 ||
-	    (flags & ~(uint32_t)VMMU_PV_CACHE_ATTRS) != 0) {
+	    (flags & ~(uint32_t)(VMMU_PV_CACHE_ATTRS | VMMU_PV_LINEAR_PT)) != 0) {
 		return -VMMU_EINVAL;
 	}
 	__builtin_memset(d, 0, sizeof(*d));

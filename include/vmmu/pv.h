@@ -29,6 +29,13 @@ extern "C" {
 enum vmmu_pv_domain_flags {
 	/** L1 entries may set PWT/PCD/PAT (the domain may flush caches). */
 	VMMU_PV_CACHE_ATTRS = 1u << 0,
+	/**
+	 * L2-L4 entries may link to a validated table of their own level or
+	 * to their own table, read-only ("linear" or recursive page tables,
+	 * Xen's pv-linear-pt); a table holds such links or is linked to,
+	 * never both.
+	 */
+	VMMU_PV_LINEAR_PT = 1u << 1,
 };
 
 /** A guest. Initialise with vmmu_pv_domain_init(); fields are private. */

@@ -376,6 +376,19 @@ static int check_foreigndom(const struct vmmu_pv_domain *d, uint32_t fd)
 	return 0;
 }
 
+/* M2P[mfn] = pfn, for a frame of the domain's own. */
+static int set_m2p(struct call *c, uint64_t mfn, uint64_t pfn)
+{
+	int rc = vmmu_ft_get(c->d->ft, mfn, c->d->id);
+
+	if (rc != 0) {
+		return rc;
+	}
+	__atomic_store_n(&c->d->m2p[mfn], pfn, __ATOMIC_RELAXED);
+	vmmu_ft_put(c->d->ft, mfn);
+	return REQ_DONE;
+}
+
 static int one_update(struct call *c, const struct vmmu_pv_mmu_update *r)
 {
 	uint64_t cmd = r->ptr & VMMU_PV_MMU_CMD_MASK;
@@ -384,11 +397,14 @@ static int one_update(struct call *c, const struct vmmu_pv_mmu_update *r)
 	unsigned index = (unsigned)((addr & 0xfffu) >> 3);
 	int rc;
 
-	if (cmd == VMMU_PV_MMU_MACHPHYS_UPDATE || cmd > 3) {
-		return -VMMU_ENOTSUP; /* no M2P table here; 4..7 undefined */
+	if (cmd > 3 || (cmd == VMMU_PV_MMU_MACHPHYS_UPDATE && c->d->m2p == NULL)) {
+		return -VMMU_ENOTSUP; /* 4..7 are undefined */
 	}
 	if (mfn >= c->d->ft->nframes) {
 		return -VMMU_EINVAL; /* before any frame record is read */
+	}
+	if (cmd == VMMU_PV_MMU_MACHPHYS_UPDATE) {
+		return set_m2p(c, mfn, r->val);
 	}
 	rc = vmmu_ft_get(c->d->ft, mfn, c->d->id);
 	if (rc != 0) {
@@ -479,16 +495,58 @@ static bool canonical48(uint64_t va)
 	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
 }
 
-/* Flush for this vCPU only (mask with its id) or, local false, the domain. */
-static void flush_for(const struct call *c, bool local, uint32_t scope,
-		      uint64_t va)
-{
-	uint64_t mask[64] = {0};
-	uint32_t words = c->v->id / 64 + 1;
+/* Which vCPUs a flush is for. */
+enum flush_target { FLUSH_LOCAL, FLUSH_ALL, FLUSH_MULTI };
 
-	mask[c->v->id / 64] = 1ull << (c->v->id % 64);
+/* The CPU mask of a flush for `target`: words used, or a negative error. */
+struct flush_mask {
+	uint64_t bits[64];
+	uint32_t words; /* 0: the whole domain (NULL mask) */
+};
+
+static int resolve_mask(const struct call *c, enum flush_target target,
+			uint64_t bitmap, struct flush_mask *m)
+{
+	const struct vmmu_pv_guest_ops *g = c->d->guest;
+
+	__builtin_memset(m, 0, sizeof(*m));
+	if (target == FLUSH_ALL) {
+		return 0;
+	}
+	if (target == FLUSH_LOCAL) {
+		m->bits[c->v->id / 64] = 1ull << (c->v->id % 64);
+		m->words = c->v->id / 64 + 1;
+		return 0;
+	}
+	if (g == NULL || g->copy_from_guest == NULL || c->d->nr_vcpus == 0) {
+		return -VMMU_ENOTSUP;
+	}
+	if (g->copy_from_guest(g->ctx, c->v, m->bits, bitmap,
+			       (c->d->nr_vcpus + 7) / 8) != 0) {
+		return -VMMU_EFAULT;
+	}
+	m->words = (c->d->nr_vcpus + 63) / 64;
+	return 0;
+}
+
+static void flush_mask(const struct call *c, const struct flush_mask *m,
+		       uint32_t scope, uint64_t va)
+{
 	flush(c->d, scope, va, scope == VMMU_TLB_RANGE ? 4096 : 0,
-	      local ? mask : NULL, local ? words : 0);
+	      m->words != 0 ? m->bits : NULL, m->words);
+}
+
+/* Flush for this vCPU, the domain, or the vCPUs in a guest bitmap. */
+static int flush_for(const struct call *c, enum flush_target target,
+		     uint64_t bitmap, uint32_t scope, uint64_t va)
+{
+	struct flush_mask m;
+	int rc = resolve_mask(c, target, bitmap, &m);
+
+	if (rc == 0) {
+		flush_mask(c, &m, scope, va);
+	}
+	return rc;
 }
 
 static int pin(struct call *c, uint64_t mfn, unsigned level)
@@ -558,6 +616,20 @@ static int new_base(struct call *c, uint64_t mfn, bool user)
 	return REQ_DONE;
 }
 
+static enum flush_target flush_target_of(uint32_t cmd)
+{
+	switch (cmd) {
+	case VMMU_PV_MMUEXT_TLB_FLUSH_LOCAL:
+	case VMMU_PV_MMUEXT_INVLPG_LOCAL:
+		return FLUSH_LOCAL;
+	case VMMU_PV_MMUEXT_TLB_FLUSH_MULTI:
+	case VMMU_PV_MMUEXT_INVLPG_MULTI:
+		return FLUSH_MULTI;
+	default:
+		return FLUSH_ALL;
+	}
+}
+
 static int one_ext(struct call *c, const struct vmmu_pv_mmuext_op *op)
 {
 	uint64_t a = op->arg1.mfn;
@@ -575,18 +647,19 @@ static int one_ext(struct call *c, const struct vmmu_pv_mmuext_op *op)
 	case VMMU_PV_MMUEXT_NEW_USER_BASEPTR:
 		return new_base(c, a, true);
 	case VMMU_PV_MMUEXT_TLB_FLUSH_LOCAL:
+	case VMMU_PV_MMUEXT_TLB_FLUSH_MULTI:
 	case VMMU_PV_MMUEXT_TLB_FLUSH_ALL:
-		flush_for(c, op->cmd == VMMU_PV_MMUEXT_TLB_FLUSH_LOCAL,
-			  VMMU_TLB_ALL_NONGLOBAL, 0);
-		return REQ_DONE;
+		return flush_for(c, flush_target_of(op->cmd), op->arg2.vcpumask,
+				 VMMU_TLB_ALL_NONGLOBAL, 0);
 	case VMMU_PV_MMUEXT_INVLPG_LOCAL:
+	case VMMU_PV_MMUEXT_INVLPG_MULTI:
 	case VMMU_PV_MMUEXT_INVLPG_ALL:
 		/* A non-canonical address invalidates nothing (XSA-279). */
-		if (canonical48(op->arg1.linear_addr)) {
-			flush_for(c, op->cmd == VMMU_PV_MMUEXT_INVLPG_LOCAL,
-				  VMMU_TLB_RANGE, op->arg1.linear_addr & ~0xfffull);
+		if (!canonical48(op->arg1.linear_addr)) {
+			return REQ_DONE;
 		}
-		return REQ_DONE;
+		return flush_for(c, flush_target_of(op->cmd), op->arg2.vcpumask,
+				 VMMU_TLB_RANGE, op->arg1.linear_addr & ~0xfffull);
 	default:
 		return -VMMU_ENOTSUP;
 	}
@@ -668,16 +741,22 @@ int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
 {
 	struct call c = {.v = v};
 	uint64_t target = flags & ~VMMU_PV_UVMF_FLUSHTYPE_MASK;
+	uint64_t type = flags & VMMU_PV_UVMF_FLUSHTYPE_MASK;
+	enum flush_target who = target == VMMU_PV_UVMF_LOCAL ? FLUSH_LOCAL
+				: target == VMMU_PV_UVMF_ALL ? FLUSH_ALL
+							     : FLUSH_MULTI;
+	struct flush_mask m;
 	int rc;
 
-	if (v == NULL || (flags & VMMU_PV_UVMF_FLUSHTYPE_MASK) == 3) {
+	if (v == NULL || type == 3) {
 		return -VMMU_EINVAL;
 	}
-	if (target != VMMU_PV_UVMF_LOCAL && target != VMMU_PV_UVMF_ALL) {
-		return -VMMU_ENOTSUP; /* a vCPU bitmap in guest memory */
-	}
 	c.d = v->d;
-	rc = settle_vcpu(v);
+	/* Read a vCPU bitmap first: a bad one refuses the whole call. */
+	rc = type != VMMU_PV_UVMF_NONE ? resolve_mask(&c, who, target, &m) : 0;
+	if (rc == 0) {
+		rc = settle_vcpu(v);
+	}
 	if (rc == 0) {
 		rc = update_va(&c, va, val);
 	}
@@ -688,17 +767,10 @@ int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
 	if (rc != 0) {
 		return rc; /* never flush for a refused update (XSA-279) */
 	}
-	switch (flags & VMMU_PV_UVMF_FLUSHTYPE_MASK) {
-	case VMMU_PV_UVMF_TLB_FLUSH:
-		flush_for(&c, target == VMMU_PV_UVMF_LOCAL,
-			  VMMU_TLB_ALL_NONGLOBAL, 0);
-		break;
-	case VMMU_PV_UVMF_INVLPG:
-		flush_for(&c, target == VMMU_PV_UVMF_LOCAL, VMMU_TLB_RANGE,
-			  va & ~0xfffull);
-		break;
-	default:
-		break;
+	if (type == VMMU_PV_UVMF_TLB_FLUSH) {
+		flush_mask(&c, &m, VMMU_TLB_ALL_NONGLOBAL, 0);
+	} else if (type == VMMU_PV_UVMF_INVLPG) {
+		flush_mask(&c, &m, VMMU_TLB_RANGE, va & ~0xfffull);
 	}
 	return 0;
 }

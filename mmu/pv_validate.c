@@ -472,6 +472,19 @@ int vmmu_pv_domain_init(struct vmmu_pv_domain *d, struct vmmu_ft *ft,
 	return 0;
 }
 
+void vmmu_pv_domain_set_m2p(struct vmmu_pv_domain *d, uint64_t *m2p)
+{
+	d->m2p = m2p;
+}
+
+void vmmu_pv_domain_set_guest_ops(struct vmmu_pv_domain *d,
+				  const struct vmmu_pv_guest_ops *ops,
+				  uint32_t nr_vcpus)
+{
+	d->guest = ops;
+	d->nr_vcpus = nr_vcpus > 4096 ? 4096 : nr_vcpus;
+}
+
 static bool table_level_ok(unsigned level)
 {
 	return level >= 1 && level <= 4;

@@ -48,6 +48,23 @@ struct vmmu_pv_domain {
 	uint64_t l4_reserved[8];          /**< L4 slots the hypervisor owns */
 	vmmu_domid_t id;
 	uint32_t flags;
+	uint64_t *m2p;                    /**< MACHPHYS_UPDATE's table, or NULL */
+	const struct vmmu_pv_guest_ops *guest; /**< guest-memory access, or NULL */
+	uint32_t nr_vcpus;                /**< bits in a vCPU bitmap */
+	uint32_t reserved_;
+};
+
+struct vmmu_pv_vcpu;
+
+/** How vmmu reads guest memory (vCPU bitmaps of the multi flush forms). */
+struct vmmu_pv_guest_ops {
+	/**
+	 * Copy len bytes at guest virtual address gva, as vCPU v sees it,
+	 * into dst. Return 0 or -VMMU_EFAULT.
+	 */
+	int (*copy_from_guest)(void *ctx, const struct vmmu_pv_vcpu *v, void *dst,
+			       uint64_t gva, size_t len);
+	void *ctx;
 };
 
 /**
@@ -63,6 +80,22 @@ int vmmu_pv_domain_init(struct vmmu_pv_domain *d, struct vmmu_ft *ft,
 			const struct vmmu_platform *plat, vmmu_domid_t id,
 			unsigned maxphyaddr, const uint64_t l4_reserved[8],
 			uint32_t flags);
+
+/**
+ * The machine-to-physical table MMU_MACHPHYS_UPDATE writes: m2p[mfn] for
+ * every frame of the frame table (the embedder shows it to guests
+ * read-only). NULL (the default): the command is refused.
+ */
+void vmmu_pv_domain_set_m2p(struct vmmu_pv_domain *d, uint64_t *m2p);
+
+/**
+ * Guest-memory access for the multi-vCPU flush forms (TLB_FLUSH_MULTI,
+ * INVLPG_MULTI, UVMF_MULTI), whose vCPU bitmap (nr_vcpus bits, at most
+ * 4096) lies in guest memory. NULL (the default): those forms are refused.
+ */
+void vmmu_pv_domain_set_guest_ops(struct vmmu_pv_domain *d,
+				  const struct vmmu_pv_guest_ops *ops,
+				  uint32_t nr_vcpus);
 
 /**
  * Take a reference to frame mfn as a validated page table of `level`
@@ -120,7 +153,9 @@ int vmmu_pv_vcpu_init(struct vmmu_pv_vcpu *v, struct vmmu_pv_domain *d,
 
 /**
  * The hypercall mmu_update: apply reqs[*done .. count) in order. Each
- * request is checked before it changes anything; the first refused one
+ * request is checked before it changes anything (MACHPHYS_UPDATE needs
+ * vmmu_pv_domain_set_m2p; commands 4-7 are refused with -VMMU_ENOTSUP);
+ * the first refused one
  * stops the call with its error and *done = its index. When the
  * platform's should_yield asks to stop (checked before every request but
  * the first), the call returns -VMMU_ERESTART with *done = the requests
@@ -138,8 +173,8 @@ int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
 
 /**
  * The hypercall mmuext_op: pin/unpin tables, new (user) base pointers,
- * TLB flushes and INVLPG (local and all; the multi forms are not
- * supported yet: -VMMU_ENOTSUP). Same done, stop and continue rules as
+ * TLB flushes and INVLPG (local, all, and multi when the domain has guest
+ * ops: else -VMMU_ENOTSUP; a bitmap that cannot be read: -VMMU_EFAULT). Same done, stop and continue rules as
  * vmmu_pv_mmu_update. Flush requests carry a NULL CPU mask for "every CPU
  * the domain is dirty on" and a mask with this vCPU's id bit for "local";
  * INVLPG of a non-canonical address is ignored (Xen XSA-279).
@@ -151,8 +186,8 @@ int vmmu_pv_mmuext_op(struct vmmu_pv_vcpu *v,
 /**
  * The hypercall update_va_mapping: set the L1 entry that maps va in this
  * vCPU's current address space (base) to val, with the checks of
- * mmu_update, then flush as flags say (VMMU_PV_UVMF_*; the multi form is
- * not supported yet). No flush when the update is refused. Returns 0,
+ * mmu_update, then flush as flags say (VMMU_PV_UVMF_*; the multi form
+ * needs guest ops, as for mmuext_op). No flush when the update is refused. Returns 0,
  * -VMMU_ERESTART (call again), or the refusal (-VMMU_ENOENT: va is not
  * mapped by an L1 table).
  */

@@ -298,7 +298,8 @@ static int take_new(struct call *c, unsigned level, uint64_t val)
 	int rc;
 
 	if (level == 1 || (val & E_P) == 0) {
-		return vmmu_pv_entry_get(c->d, c->t.mfn, level, val);
+		rc = vmmu_pv_entry_get(c->d, c->t.mfn, level, val);
+		return rc == -VMMU_EAGAIN ? -VMMU_ERESTART : rc;
 	}
 	rc = vmmu_pv_entry_check_flags(c->d, level, val);
 	if (rc != 0) {
@@ -691,7 +692,11 @@ int vmmu_pv_mmuext_op(struct vmmu_pv_vcpu *v,
 
 /* --- update_va_mapping ---------------------------------------------------------------- */
 
-/* The L1 table and index that map va under the vCPU's base, or 0. */
+/*
+ * The L1 table and index that map va under the vCPU's base, or 0. The
+ * walk goes through validated guest tables only: an address in one of
+ * the hypervisor's L4 slots is refused by the caller first.
+ */
 static uint64_t find_l1(const struct call *c, uint64_t va, unsigned *index)
 {
 	uint64_t mfn = c->v->base;
@@ -700,7 +705,9 @@ static uint64_t find_l1(const struct call *c, uint64_t va, unsigned *index)
 		const vmmu_pte_t *t = vmmu_map_table(c->d->plat, mfn << 12);
 		uint64_t e;
 
-		VMMU_CHECK(c->d->plat, t != NULL);
+		if (t == NULL) {
+			return 0;
+		}
 		e = __atomic_load_n(&t[(va >> (12 + 9 * (level - 1))) & 511],
 				    __ATOMIC_RELAXED);
 		vmmu_unmap_table(c->d->plat, (vmmu_pte_t *)(uintptr_t)t);
@@ -719,7 +726,9 @@ static int update_va(struct call *c, uint64_t va, uint64_t val)
 	uint64_t l1;
 	int rc;
 
-	if (!canonical48(va) || c->v->base == 0) {
+	/* The hypervisor's own L4 slots are not the guest's to change. */
+	if (!canonical48(va) || c->v->base == 0 ||
+	    l4_slot_reserved(c->d, 4, (unsigned)((va >> 39) & 511))) {
 		return -VMMU_EINVAL;
 	}
 	l1 = find_l1(c, va, &index);

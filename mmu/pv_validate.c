@@ -321,6 +321,27 @@ static int validate_entries(struct vmmu_pv_domain *d, uint64_t mfn,
 	return 0;
 }
 
+/*
+ * The hypervisor's L4 slots of a freshly validated L4: what the guest
+ * wrote there while it was plain memory must not reach the hardware (Xen
+ * writes its own entries at this point too).
+ */
+static void fill_reserved_slots(struct vmmu_pv_domain *d, uint64_t mfn,
+				vmmu_pte_t *t)
+{
+	const struct vmmu_pv_guest_ops *g = d->guest;
+
+	if (g != NULL && g->fill_reserved_l4 != NULL) {
+		g->fill_reserved_l4(g->ctx, mfn, t);
+		return;
+	}
+	for (unsigned i = 0; i < ENTRIES; i++) {
+		if (l4_slot_reserved(d, 4, i)) {
+			__atomic_store_n(&t[i], 0, __ATOMIC_RELAXED);
+		}
+	}
+}
+
 static int pv_validate(void *ctx, uint64_t mfn, unsigned type)
 {
 	struct vmmu_pv_domain *d = ctx;
@@ -337,6 +358,9 @@ static int pv_validate(void *ctx, uint64_t mfn, unsigned type)
 		return rc;
 	}
 	rc = validate_entries(d, mfn, type, t, &p);
+	if (rc == 0 && type == VMMU_FTYPE_L4) {
+		fill_reserved_slots(d, mfn, t);
+	}
 	if (rc != 0 && rc != -VMMU_ERESTART) {
 		/* A refused entry: give back everything taken, to the end. */
 		while (release_entries(d, mfn, type, t, &p, false) ==

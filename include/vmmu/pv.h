@@ -64,6 +64,13 @@ struct vmmu_pv_guest_ops {
 	 */
 	int (*copy_from_guest)(void *ctx, const struct vmmu_pv_vcpu *v, void *dst,
 			       uint64_t gva, size_t len);
+	/**
+	 * An L4 was just validated: write the hypervisor's entries into its
+	 * reserved slots (whatever the guest left there must not survive).
+	 * Optional: without it (or without guest ops) the reserved slots of
+	 * every validated L4 are cleared.
+	 */
+	void (*fill_reserved_l4)(void *ctx, uint64_t mfn, vmmu_pte_t *l4);
 	void *ctx;
 };
 
@@ -72,8 +79,10 @@ struct vmmu_pv_guest_ops {
  * its tlb_flush hook gets this domain's flush requests (a NULL CPU mask
  * meaning every CPU the domain is dirty on), and its should_yield hook
  * preempts long validations. l4_reserved (may be NULL) marks the L4 slots
- * the hypervisor keeps for itself (Xen: 256-271): validation skips them
- * and a guest may not write them; the embedder fills them. maxphyaddr
+ * the hypervisor keeps for itself (Xen: 256-271): validation skips them,
+ * then clears them or lets the embedder fill them
+ * (vmmu_pv_guest_ops::fill_reserved_l4), and a guest may not write them
+ * while the table is validated. maxphyaddr
  * bounds entry addresses. Returns 0 or -VMMU_EINVAL.
  */
 int vmmu_pv_domain_init(struct vmmu_pv_domain *d, struct vmmu_ft *ft,

@@ -50,6 +50,14 @@ static int copy_from_guest(void *ctx, const struct vmmu_pv_vcpu *v, void *dst,
 	return 0;
 }
 
+static void fill_slots(void *ctx, uint64_t mfn, vmmu_pte_t *l4)
+{
+	(void)ctx;
+	for (unsigned i = 256; i < 272; i++) {
+		l4[i] = 0xabc000ull | (mfn << 40) | P; /* "the hypervisor's" */
+	}
+}
+
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -180,6 +188,32 @@ static void test_uvmf_multi_bad_bitmap_changes_nothing(void **state)
 	assert_int_equal(vmmu_pv_vcpu_release(&fx->v), 0);
 }
 
+/* Guest content in the hypervisor's L4 slots never survives validation. */
+static void test_reserved_l4_slots_cleared_or_filled(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t reserved[8] = {0};
+	uint64_t *l4 = test_platform_ptr(&fx->tp, 1ull << 12);
+
+	reserved[4] = 0xffff; /* slots 256..271 */
+	assert_int_equal(vmmu_pv_domain_init(&fx->d, &fx->ft, &fx->tp.plat, DOM,
+					     40, reserved, 0),
+			 0);
+	l4[260] = (2ull << 12) | P | RW; /* written while plain memory */
+	assert_int_equal(ext(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, 1, 0), 0);
+	assert_int_equal(l4[260], 0);
+	assert_int_equal(ext(fx, VMMU_PV_MMUEXT_UNPIN_TABLE, 1, 0), 0);
+	/* With the embedder's hook: its entries, in every reserved slot. */
+	vmmu_pv_domain_set_guest_ops(&fx->d, &fx->guest, 8);
+	fx->guest.fill_reserved_l4 = fill_slots;
+	l4[260] = (2ull << 12) | P | RW;
+	assert_int_equal(ext(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, 1, 0), 0);
+	assert_int_equal(l4[260], 0xabc000ull | (1ull << 40) | P);
+	assert_int_equal(l4[271], 0xabc000ull | (1ull << 40) | P);
+	assert_int_equal(l4[255], 0);
+	assert_int_equal(ext(fx, VMMU_PV_MMUEXT_UNPIN_TABLE, 1, 0), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -187,6 +221,7 @@ int main(void)
 		T(test_machphys_needs_an_m2p_table),
 		T(test_multi_flush_reads_the_guest_bitmap),
 		T(test_uvmf_multi_bad_bitmap_changes_nothing),
+		T(test_reserved_l4_slots_cleared_or_filled),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,11 +89,11 @@ int vmmu_pv_entry_check_flags(const struct vmmu_pv_domain *d, unsigned level,
 {
 	uint64_t refused = d->rsvd_mask;
 
-	if (level == 1) {
-		if ((d->flags & VMMU_PV_CACHE_ATTRS) == 0) {
-			refused |= E_PWT | E_PCD | E_PS; /* PS is PAT here */
-		}
-	} else {
+	/* Cache attributes only for a domain that may flush caches (XSA-402). */
+	if ((d->flags & VMMU_PV_CACHE_ATTRS) == 0) {
+		refused |= E_PWT | E_PCD | (level == 1 ? E_PS : 0); /* PS: PAT */
+	}
+	if (level > 1) {
 		refused |= E_PS | E_G; /* no superpages for PV guests */
 	}
 	return (e & refused) != 0 ? -VMMU_EINVAL : 0;
@@ -467,6 +467,27 @@ static int pv_devalidate(void *ctx, uint64_t mfn, unsigned type)
 	return rc;
 }
 
+/*
+ * A frame that was mapped writable becomes a page table: a writable
+ * mapping may have been removed by an L1 update (which flushes nothing:
+ * the guest's job), so a CPU may still hold the writable translation,
+ * global or not. Flush everything on every CPU the domain ran on before
+ * the frame is validated; the frame table calls this after the new type
+ * is visible, so no new writable mapping can appear meanwhile (Xen
+ * XSA-241, XSA-401).
+ */
+static void pv_leave_writable(void *ctx, uint64_t mfn, unsigned type)
+{
+	struct vmmu_pv_domain *d = ctx;
+	struct vmmu_tlb_req req = {.scope = VMMU_TLB_ALL};
+
+	(void)mfn;
+	(void)type;
+	if (d->plat->ops->tlb_flush != NULL) {
+		d->plat->ops->tlb_flush(d->plat->ctx, &req);
+	}
+}
+
 /* --- the domain and its tables ------------------------------------------------- */
 
 int vmmu_pv_domain_init(struct vmmu_pv_domain *d, struct vmmu_ft *ft,
@@ -492,6 +513,7 @@ int vmmu_pv_domain_init(struct vmmu_pv_domain *d, struct vmmu_ft *ft,
 	}
 	d->ops.validate = pv_validate;
 	d->ops.devalidate = pv_devalidate;
+	d->ops.leave_writable = pv_leave_writable;
 	d->ops.ctx = d;
 	return 0;
 }

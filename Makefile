@@ -130,6 +130,7 @@ check:
 -include tests/model/model.mk
 -include tests/stress/stress.mk
 -include tests/stress/frame.mk
+-include tests/stress/pv.mk
 -include tests/fuzz/fuzz.mk
 -include tests/qemu/qemu.mk
 -include bench/bench.mk

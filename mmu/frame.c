@@ -428,6 +428,125 @@ int vmmu_ft_put_type(struct vmmu_ft *ft, uint64_t mfn,
 	return deval ? run_devalidate(ft, f, mfn, ops) : 0;
 }
 
+bool vmmu_ft_owned(const struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom)
+{
+	const struct vmmu_frame *f = frame_of(ft, mfn);
+
+	return f != NULL && owned_by(load(&f->count), dom);
+}
+
+/* --- both references of a writable mapping at once ------------------------------
+ *
+ * A writable mapping holds a general and a writable type reference. The
+ * two words are adjacent in the record, so with a 16-byte aligned table
+ * one locked cmpxchg16b takes (or drops) both: half the locked operations
+ * of an L1 update's reference work. Under ThreadSanitizer (which cannot
+ * see inside inline assembly) and for unaligned tables, two steps.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define FT_PAIR_CAS 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FT_PAIR_CAS 0
+#endif
+#endif
+#ifndef FT_PAIR_CAS
+#define FT_PAIR_CAS 1
+#endif
+
+struct word_pair {
+	uint64_t lo, hi;
+};
+
+#if FT_PAIR_CAS
+/* Compare-exchange count and type together; *old gets the current pair. */
+static bool cas_pair(struct vmmu_frame *f, struct word_pair *old,
+		     struct word_pair next)
+{
+	bool ok;
+
+	__asm__ volatile("lock cmpxchg16b %1"
+			 : "=@ccz"(ok), "+m"(*(struct word_pair *)(void *)f),
+			   "+a"(old->lo), "+d"(old->hi)
+			 : "b"(next.lo), "c"(next.hi)
+			 : "memory");
+	return ok;
+}
+
+static bool pair_usable(const struct vmmu_frame *f)
+{
+	return ((uintptr_t)f & 15u) == 0;
+}
+#endif
+
+
+int vmmu_ft_get_writable(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom)
+{
+	struct vmmu_frame *f = frame_of(ft, mfn);
+	int rc;
+
+	if (f == NULL) {
+		return -VMMU_EINVAL;
+	}
+#if FT_PAIR_CAS
+	if (pair_usable(f)) {
+		struct word_pair old = {load(&f->count), load(&f->type)}, next;
+		int err;
+		do {
+			if (!owned_by(old.lo, dom)) {
+				return -VMMU_EPERM;
+			}
+			if (fc_count(old.lo) == FC_COUNT_MASK) {
+				return -VMMU_EBUSY;
+			}
+			/* Writable needs no hook: becoming it is one word change. */
+			next.hi = next_type_word(old.hi, VMMU_FTYPE_WRITABLE, &err);
+			if (err != 0 || next.hi == 0) {
+				return err != 0 ? err : -VMMU_EBUSY;
+			}
+			next.lo = old.lo + 1;
+		} while (!cas_pair(f, &old, next));
+		return 0;
+	}
+#endif
+	rc = vmmu_ft_get(ft, mfn, dom);
+	if (rc == 0) {
+		static const struct vmmu_ft_ops no_hooks;
+		rc = vmmu_ft_get_type(ft, mfn, VMMU_FTYPE_WRITABLE, &no_hooks);
+		if (rc != 0) {
+			vmmu_ft_put(ft, mfn);
+		}
+	}
+	return rc;
+}
+
+void vmmu_ft_put_writable(struct vmmu_ft *ft, uint64_t mfn)
+{
+	struct vmmu_frame *f = frame_of(ft, mfn);
+
+	VMMU_CHECK(ft->plat, f != NULL);
+#if FT_PAIR_CAS
+	if (pair_usable(f)) {
+		struct word_pair old = {load(&f->count), load(&f->type)}, next;
+		do {
+			VMMU_CHECK(ft->plat, ft_type(old.hi) == VMMU_FTYPE_WRITABLE &&
+						     ft_count(old.hi) != 0);
+			if (fc_count(old.lo) <= 1) {
+				break; /* the last reference: the slow path frees */
+			}
+			next.lo = old.lo - 1;
+			next.hi = old.hi - 1;
+		} while (!cas_pair(f, &old, next));
+		if (fc_count(old.lo) > 1) {
+			return;
+		}
+	}
+#endif
+	static const struct vmmu_ft_ops no_hooks;
+	VMMU_CHECK(ft->plat, vmmu_ft_put_type(ft, mfn, &no_hooks) == 0);
+	vmmu_ft_put(ft, mfn);
+}
+
 int vmmu_ft_get_type_validated(struct vmmu_ft *ft, uint64_t mfn,
 			       unsigned type)
 {

@@ -173,8 +173,9 @@ int vmmu_pv_audit(const struct vmmu_pv_domain *d,
 	for (unsigned v = 0; v < nvcpus; v++) {
 		hold(&t, vcpus[v].base);
 		hold(&t, vcpus[v].user_base);
-		hold(&t, vcpus[v].pending_put[0]);
-		hold(&t, vcpus[v].pending_put[1]);
+		for (unsigned k = 0; k < VMMU_PV_PARKED_MAX; k++) {
+			hold(&t, vcpus[v].pending_put[k]);
+		}
 		hold(&t, vcpus[v].pending_partial);
 	}
 	for (uint64_t mfn = 0; mfn < n; mfn++) {

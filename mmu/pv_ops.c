@@ -84,14 +84,18 @@ int vmmu_pv_vcpu_init(struct vmmu_pv_vcpu *v, struct vmmu_pv_domain *d,
 
 /*
  * Park a table whose release stopped early (Xen's old_guest_table). The
- * call stops right after a request parks one, releasing the table it
- * held (which may park a second), and the next call finishes both first.
+ * call stops right after a request parks one; its end may park two more
+ * (the table it held, a paused validation it gives up); the next call
+ * finishes them all first.
  */
 static void park(struct vmmu_pv_vcpu *v, uint64_t mfn)
 {
-	unsigned slot = v->pending_put[0] == 0 ? 0 : 1;
+	unsigned slot = 0;
 
-	VMMU_CHECK(v->d->plat, v->pending_put[slot] == 0);
+	while (slot < VMMU_PV_PARKED_MAX && v->pending_put[slot] != 0) {
+		slot++;
+	}
+	VMMU_CHECK(v->d->plat, slot < VMMU_PV_PARKED_MAX);
 	v->pending_put[slot] = mfn;
 }
 
@@ -160,7 +164,7 @@ static int table_ref(struct vmmu_pv_vcpu *v, uint64_t mfn, unsigned level)
 /* Finish work left by an earlier call: 0, or -VMMU_ERESTART (more left). */
 static int settle_vcpu(struct vmmu_pv_vcpu *v)
 {
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < VMMU_PV_PARKED_MAX; i++) {
 		if (v->pending_put[i] != 0) {
 			if (vmmu_pv_table_put(v->d, v->pending_put[i]) != 0) {
 				return -VMMU_ERESTART;
@@ -407,6 +411,18 @@ static int one_update(struct call *c, const struct vmmu_pv_mmu_update *r)
 	if (cmd == VMMU_PV_MMU_MACHPHYS_UPDATE) {
 		return set_m2p(c, mfn, r->val);
 	}
+	/*
+	 * The table the previous request went to: the call holds references
+	 * on it already, so only ownership is checked (one load) instead of
+	 * taking and dropping a reference per request.
+	 */
+	if (c->t.level != 0 && c->t.mfn == mfn) {
+		if (!vmmu_ft_owned(c->d->ft, mfn, c->d->id)) {
+			return -VMMU_EPERM;
+		}
+		return update_entry(c, index, r->val,
+				    cmd == VMMU_PV_MMU_PT_UPDATE_PRESERVE_AD);
+	}
 	rc = vmmu_ft_get(c->d->ft, mfn, c->d->id);
 	if (rc != 0) {
 		return rc;
@@ -423,11 +439,21 @@ static int one_update(struct call *c, const struct vmmu_pv_mmu_update *r)
 }
 
 /*
- * End of a call: release the held table (parking it is fine: the call is
- * over), flush once for L2-L4 changes, even when stopping early.
+ * End of a call: give up a paused validation no retry needs, release the
+ * held table (parking is fine: the call is over), flush once for L2-L4
+ * changes, even when stopping early.
  */
-static void end_call(struct call *c)
+static void end_call(struct call *c, int rc)
 {
+	/*
+	 * A paused validation is kept only for the retry of the request that
+	 * made it (the call then ends with -VMMU_ERESTART): otherwise it is
+	 * given up now, or other vCPUs would wait on it until this one made
+	 * another table call.
+	 */
+	if (rc != -VMMU_ERESTART) {
+		(void)drop_partial(c->v);
+	}
 	(void)release_held(c);
 	if (c->flush) {
 		flush(c->d, VMMU_TLB_ALL_NONGLOBAL, 0, 0, NULL, 0);
@@ -461,7 +487,7 @@ static int run_batch(struct call *c, const void *reqs, size_t size,
 		}
 	}
 	*done = i;
-	end_call(c);
+	end_call(c, rc);
 	return rc;
 }
 
@@ -769,7 +795,7 @@ int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
 	if (rc == 0) {
 		rc = update_va(&c, va, val);
 	}
-	end_call(&c);
+	end_call(&c, rc == REQ_DONE_STOP ? 0 : rc);
 	if (rc == REQ_DONE_STOP) {
 		rc = 0; /* done; what was parked is finished by the next call */
 	}

@@ -103,21 +103,15 @@ int vmmu_pv_entry_check_flags(const struct vmmu_pv_domain *d, unsigned level,
 static int get_l1(struct vmmu_pv_domain *d, uint64_t e)
 {
 	uint64_t mfn = entry_mfn(d, e);
-	int rc;
 
 	if (mfn >= d->ft->nframes) {
 		return -VMMU_EPERM; /* I/O and unknown frames: not mappable */
 	}
-	rc = vmmu_ft_get(d->ft, mfn, d->id);
-	if (rc != 0 || (e & E_RW) == 0) {
-		return rc;
+	if ((e & E_RW) == 0) {
+		return vmmu_ft_get(d->ft, mfn, d->id);
 	}
 	/* The read-only rule: a page table can never also be writable. */
-	rc = vmmu_ft_get_type(d->ft, mfn, VMMU_FTYPE_WRITABLE, &d->ops);
-	if (rc != 0) {
-		vmmu_ft_put(d->ft, mfn);
-	}
-	return rc;
+	return vmmu_ft_get_writable(d->ft, mfn, d->id);
 }
 
 static void put_l1(struct vmmu_pv_domain *d, uint64_t e)
@@ -125,10 +119,10 @@ static void put_l1(struct vmmu_pv_domain *d, uint64_t e)
 	uint64_t mfn = entry_mfn(d, e);
 
 	if ((e & E_RW) != 0) {
-		VMMU_CHECK(d->plat,
-			   vmmu_ft_put_type(d->ft, mfn, &d->ops) == 0);
+		vmmu_ft_put_writable(d->ft, mfn);
+	} else {
+		vmmu_ft_put(d->ft, mfn);
 	}
-	vmmu_ft_put(d->ft, mfn);
 }
 
 /* --- linear (same-level) links ------------------------------------------------ */

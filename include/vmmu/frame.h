@@ -113,7 +113,8 @@ size_t vmmu_ft_bytes(uint64_t nframes);
 /**
  * Set up a table of nframes frames (machine frames 0 .. nframes-1) in mem
  * (8-byte aligned, at least vmmu_ft_bytes(nframes) bytes, owned by the
- * caller until the table is no longer used). Every frame starts free.
+ * caller until the table is no longer used; 16-byte aligned memory lets a
+ * writable mapping take both of its references in one compare-exchange). Every frame starts free.
  * Returns 0 or -VMMU_EINVAL. Context: any; not concurrent with other calls
  * on this table.
  */
@@ -215,6 +216,20 @@ int vmmu_ft_abandon_type(struct vmmu_ft *ft, uint64_t mfn,
  */
 int vmmu_ft_put_type(struct vmmu_ft *ft, uint64_t mfn,
 		     const struct vmmu_ft_ops *ops);
+
+/**
+ * A general reference and a writable type reference together (what a
+ * writable mapping holds), in one 16-byte compare-exchange when the table
+ * memory is 16-byte aligned (else in two steps). Returns what
+ * vmmu_ft_get or vmmu_ft_get_type would: 0, -VMMU_EINVAL, -VMMU_EPERM,
+ * -VMMU_EBUSY. Context: any, lock-free.
+ */
+int vmmu_ft_get_writable(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom);
+/** Drop both references vmmu_ft_get_writable took. */
+void vmmu_ft_put_writable(struct vmmu_ft *ft, uint64_t mfn);
+
+/** Whether mfn is allocated to dom right now (one load). */
+bool vmmu_ft_owned(const struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom);
 
 /**
  * Join a type that is validated already: a type reference without ever

@@ -133,6 +133,9 @@ int vmmu_pv_table_abandon(struct vmmu_pv_domain *d, uint64_t mfn);
  */
 int vmmu_pv_table_put(struct vmmu_pv_domain *d, uint64_t mfn);
 
+/** Releases a vCPU can have parked (see struct vmmu_pv_vcpu). */
+#define VMMU_PV_PARKED_MAX 4
+
 /**
  * A virtual CPU of a domain. Initialise with vmmu_pv_vcpu_init(); fields
  * are private except through the accessors.
@@ -146,11 +149,16 @@ struct vmmu_pv_vcpu {
 	/**
 	 * Table references whose release stopped early (Xen's
 	 * old_guest_table): finished first thing in the vCPU's next call. A
-	 * call parks at most two (one from a request, one from the table it
-	 * was updating).
+	 * call parks at most three: one from a request, one from the table
+	 * it was updating, one from a paused validation it gave up at its end.
 	 */
-	uint64_t pending_put[2];
-	/** A partial table reference this vCPU owns (a validation stopped early). */
+	uint64_t pending_put[VMMU_PV_PARKED_MAX];
+	/**
+	 * A partial table reference this vCPU owns (a validation stopped
+	 * early): kept only for the retry of the request that made it; a
+	 * call that ends any other way than -VMMU_ERESTART gives it up, so
+	 * other vCPUs never wait on it for long.
+	 */
 	uint64_t pending_partial;
 	uint32_t pending_level;
 	uint32_t reserved2_;

@@ -29,6 +29,8 @@ RATIOS = [
     ("walk/4level/2m", "floor/dependent_loads/3"),
     ("walk/4level/1g", "floor/dependent_loads/2"),
     ("walk/5level/4k", "floor/dependent_loads/5"),
+    ("pv/l1_update/batch512", "floor/xen_l1_atomics"),
+    ("pv/l1_update/fastpath", "floor/xen_l1_atomics"),
 ]
 
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}

@@ -122,6 +122,10 @@ extern const struct bench_case bench_pt_unmap_4k;
 extern const struct bench_case bench_pt_protect_4k;
 extern const struct bench_case bench_pt_map_2m;
 extern const struct bench_case bench_pt_lookup_4k;
+extern const struct bench_case bench_floor_xen_l1_atomics;
+extern const struct bench_case bench_pv_l1_update_batch512;
+extern const struct bench_case bench_pv_l1_update_fastpath;
+extern const struct bench_case bench_pv_pin_l4_tree_1gib;
 extern const struct bench_case bench_shim_reset_overhead;
 
 #endif /* VMMU_BENCH_CASES_H */

@@ -19,6 +19,10 @@ const struct bench_case *const bench_cases[] = {
 	&bench_pt_unmap_4k,
 	&bench_pt_protect_4k,
 	&bench_pt_map_2m,
+	&bench_floor_xen_l1_atomics,
+	&bench_pv_l1_update_batch512,
+	&bench_pv_l1_update_fastpath,
+	&bench_pv_pin_l4_tree_1gib,
 	&bench_shim_reset_overhead,
 };
 

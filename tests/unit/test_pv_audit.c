@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "test_platform.h"
+#include "pv_fixture.h"
 
 #define NFRAMES 64u
 #define DOM 1u
@@ -25,12 +25,7 @@
 #define RW 2ull
 
 struct fixture {
-	struct test_platform tp;
-	struct vmmu_ft ft;
-	struct vmmu_frame frames[NFRAMES];
-	struct vmmu_pv_domain d;
-	struct vmmu_pv_vcpu v;
-	uint64_t work[2 * NFRAMES];
+	struct pv_fixture pv;
 	struct vmmu_pv_audit report;
 };
 
@@ -39,19 +34,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	test_platform_init(&fx->tp, NFRAMES);
-	assert_int_equal(vmmu_ft_init(&fx->ft, fx->frames, sizeof(fx->frames),
-				      NFRAMES, &fx->tp.plat),
-			 0);
-	for (uint64_t mfn = 1; mfn < NFRAMES; mfn++) {
-		assert_int_equal(vmmu_ft_assign(&fx->ft, mfn,
-						mfn < NFRAMES - 8 ? DOM : OTHER),
-				 0);
-	}
-	assert_int_equal(vmmu_pv_domain_init(&fx->d, &fx->ft, &fx->tp.plat, DOM,
-					     40, NULL, 0),
-			 0);
-	assert_int_equal(vmmu_pv_vcpu_init(&fx->v, &fx->d, 0), 0);
+	pv_fixture_init(&fx->pv, NFRAMES, NFRAMES - 9, DOM, OTHER, 0);
 	*state = fx;
 	return 0;
 }
@@ -60,21 +43,22 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	test_platform_fini(&fx->tp);
+	pv_fixture_fini(&fx->pv);
 	free(fx);
 	return 0;
 }
 
 static uint64_t *table(struct fixture *fx, uint64_t mfn)
 {
-	return (uint64_t *)test_platform_ptr(&fx->tp, mfn << 12);
+	return pv_table(&fx->pv, mfn);
 }
 
 static int audit(struct fixture *fx)
 {
-	return vmmu_pv_audit(&fx->d, &fx->v, 1, fx->work, &fx->report);
+	return vmmu_pv_audit(&fx->pv.d, &fx->pv.v, 1, fx->pv.work, &fx->report);
 }
 
+/* Audit into fx->report (the tests read its counts too). */
 static void assert_audit_clean(struct fixture *fx)
 {
 	if (audit(fx) != 0) {
@@ -87,10 +71,7 @@ static void assert_audit_clean(struct fixture *fx)
 
 static int ext(struct fixture *fx, uint32_t cmd, uint64_t mfn)
 {
-	struct vmmu_pv_mmuext_op op = {.cmd = cmd, .arg1.mfn = mfn};
-	uint32_t done = 0;
-
-	return vmmu_pv_mmuext_op(&fx->v, &op, 1, &done, VMMU_PV_DOMID_SELF);
+	return pv_ext(&fx->pv, cmd, mfn, 0);
 }
 
 /* L4 (frame 1) -> L3 (2) -> L2 (3) -> two L1s (4, 5) -> data 10..17. */
@@ -122,7 +103,7 @@ static void test_audit_agrees_after_pin_base_and_unpin(void **state)
 	assert_audit_clean(fx);
 	assert_int_equal(ext(fx, VMMU_PV_MMUEXT_UNPIN_TABLE, 1), 0);
 	assert_audit_clean(fx);
-	assert_int_equal(vmmu_pv_vcpu_release(&fx->v), 0);
+	assert_int_equal(vmmu_pv_vcpu_release(&fx->pv.v), 0);
 	assert_audit_clean(fx);
 	assert_int_equal(fx->report.tables, 0);
 }
@@ -137,9 +118,9 @@ static void test_audit_agrees_at_every_step_of_a_preempted_pin(void **state)
 	int rc;
 
 	build_tree(fx);
-	fx->tp.yield = true;
+	fx->pv.tp.yield = true;
 	do {
-		rc = vmmu_pv_mmuext_op(&fx->v, &op, 1, &done, VMMU_PV_DOMID_SELF);
+		rc = vmmu_pv_mmuext_op(&fx->pv.v, &op, 1, &done, VMMU_PV_DOMID_SELF);
 		assert_audit_clean(fx);
 		steps++;
 	} while (rc == -VMMU_ERESTART);
@@ -149,13 +130,13 @@ static void test_audit_agrees_at_every_step_of_a_preempted_pin(void **state)
 	op.cmd = VMMU_PV_MMUEXT_UNPIN_TABLE;
 	done = 0;
 	do {
-		rc = vmmu_pv_mmuext_op(&fx->v, &op, 1, &done, VMMU_PV_DOMID_SELF);
+		rc = vmmu_pv_mmuext_op(&fx->pv.v, &op, 1, &done, VMMU_PV_DOMID_SELF);
 		assert_audit_clean(fx);
 	} while (rc == -VMMU_ERESTART || (rc == 0 && done == 0));
 	assert_int_equal(rc, 0);
 	/* The unpin finished in the call; what it parked, the next one does. */
-	fx->tp.yield = false;
-	assert_int_equal(vmmu_pv_vcpu_release(&fx->v), 0);
+	fx->pv.tp.yield = false;
+	assert_int_equal(vmmu_pv_vcpu_release(&fx->pv.v), 0);
 	assert_audit_clean(fx);
 	assert_int_equal(fx->report.tables, 0);
 }
@@ -166,10 +147,10 @@ static void test_audit_catches_an_extra_reference(void **state)
 
 	build_tree(fx);
 	assert_int_equal(ext(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, 1), 0);
-	assert_int_equal(vmmu_ft_get(&fx->ft, 12, DOM), 0); /* a leak */
+	assert_int_equal(vmmu_ft_get(&fx->pv.ft, 12, DOM), 0); /* a leak */
 	assert_int_equal(audit(fx), -VMMU_EFAULT);
 	assert_int_equal(fx->report.first_mfn, 12);
-	vmmu_ft_put(&fx->ft, 12);
+	vmmu_ft_put(&fx->pv.ft, 12);
 	assert_audit_clean(fx);
 }
 
@@ -204,9 +185,9 @@ static void test_audit_bad_arguments(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_int_equal(vmmu_pv_audit(&fx->d, NULL, 1, fx->work, &fx->report),
+	assert_int_equal(vmmu_pv_audit(&fx->pv.d, NULL, 1, fx->pv.work, &fx->report),
 			 -VMMU_EINVAL);
-	assert_int_equal(vmmu_pv_audit(&fx->d, &fx->v, 1, NULL, &fx->report),
+	assert_int_equal(vmmu_pv_audit(&fx->pv.d, &fx->pv.v, 1, NULL, &fx->report),
 			 -VMMU_EINVAL);
 }
 

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "test_platform.h"
+#include "pv_fixture.h"
 
 #define NFRAMES 64u
 #define DOM 1u
@@ -25,12 +25,7 @@
 #define RW 2ull
 
 struct fixture {
-	struct test_platform tp;
-	struct vmmu_ft ft;
-	struct vmmu_frame frames[NFRAMES];
-	struct vmmu_pv_domain d;
-	struct vmmu_pv_vcpu v;
-	uint64_t work[2 * NFRAMES];
+	struct pv_fixture pv;
 };
 
 static int setup(void **state)
@@ -38,20 +33,8 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	test_platform_init(&fx->tp, NFRAMES);
-	assert_int_equal(vmmu_ft_init(&fx->ft, fx->frames, sizeof(fx->frames),
-				      NFRAMES, &fx->tp.plat),
-			 0);
-	for (uint64_t mfn = 1; mfn < NFRAMES; mfn++) {
-		memset(test_platform_ptr(&fx->tp, mfn << 12), 0, 4096);
-		assert_int_equal(vmmu_ft_assign(&fx->ft, mfn,
-						mfn < NFRAMES - 8 ? DOM : OTHER),
-				 0);
-	}
-	assert_int_equal(vmmu_pv_domain_init(&fx->d, &fx->ft, &fx->tp.plat, DOM,
-					     40, NULL, VMMU_PV_LINEAR_PT),
-			 0);
-	assert_int_equal(vmmu_pv_vcpu_init(&fx->v, &fx->d, 0), 0);
+	pv_fixture_init(&fx->pv, NFRAMES, NFRAMES - 9, DOM, OTHER,
+			VMMU_PV_LINEAR_PT);
 	*state = fx;
 	return 0;
 }
@@ -60,24 +43,23 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	test_platform_fini(&fx->tp);
+	pv_fixture_fini(&fx->pv);
 	free(fx);
 	return 0;
 }
 
 static uint64_t *table(struct fixture *fx, uint64_t mfn)
 {
-	return (uint64_t *)test_platform_ptr(&fx->tp, mfn << 12);
+	return pv_table(&fx->pv, mfn);
 }
 
 static void assert_audit_clean(struct fixture *fx)
 {
-	struct vmmu_pv_audit r;
+	char buf[200];
+	const char *problem = pv_audit_problem(&fx->pv, buf, sizeof(buf));
 
-	if (vmmu_pv_audit(&fx->d, &fx->v, 1, fx->work, &r) != 0) {
-		fail_msg("audit: %llu errors, first at frame %llu: %s",
-			 (unsigned long long)r.errors,
-			 (unsigned long long)r.first_mfn, r.first);
+	if (problem != NULL) {
+		fail_msg("%s", problem);
 	}
 }
 
@@ -86,19 +68,16 @@ static void assert_all_released(struct fixture *fx)
 {
 	for (uint64_t mfn = 1; mfn < NFRAMES; mfn++) {
 		struct vmmu_frame_info i;
-		assert_int_equal(vmmu_ft_info(&fx->ft, mfn, &i), 0);
+		assert_int_equal(vmmu_ft_info(&fx->pv.ft, mfn, &i), 0);
 		assert_int_equal(i.count, 1);
 		assert_int_equal(i.type_count, 0);
-		assert_int_equal(vmmu_ft_linear(&fx->ft, mfn), 0);
+		assert_int_equal(vmmu_ft_linear(&fx->pv.ft, mfn), 0);
 	}
 }
 
 static int pin(struct fixture *fx, uint32_t cmd, uint64_t mfn)
 {
-	struct vmmu_pv_mmuext_op op = {.cmd = cmd, .arg1.mfn = mfn};
-	uint32_t done = 0;
-
-	return vmmu_pv_mmuext_op(&fx->v, &op, 1, &done, VMMU_PV_DOMID_SELF);
+	return pv_ext(&fx->pv, cmd, mfn, 0);
 }
 
 static int update(struct fixture *fx, uint64_t tab, unsigned index,
@@ -108,7 +87,7 @@ static int update(struct fixture *fx, uint64_t tab, unsigned index,
 				       .val = val};
 	uint32_t done = 0;
 
-	return vmmu_pv_mmu_update(&fx->v, &r, 1, &done, VMMU_PV_DOMID_SELF);
+	return vmmu_pv_mmu_update(&fx->pv.v, &r, 1, &done, VMMU_PV_DOMID_SELF);
 }
 
 static void unpin_all(struct fixture *fx, const uint64_t *mfns, unsigned n)
@@ -130,7 +109,7 @@ static void test_self_map_read_only_only(void **state)
 	table(fx, l4)[258] = (l4 << 12) | P; /* read-only: the classic */
 	assert_int_equal(pin(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, l4), 0);
 	assert_audit_clean(fx);
-	assert_int_equal(vmmu_ft_linear(&fx->ft, l4), 0); /* holds nothing */
+	assert_int_equal(vmmu_ft_linear(&fx->pv.ft, l4), 0); /* holds nothing */
 	unpin_all(fx, &l4, 1);
 	assert_all_released(fx);
 }
@@ -145,8 +124,8 @@ static void test_link_to_another_validated_table(void **state)
 	table(fx, a)[7] = (b << 12) | P;
 	assert_int_equal(pin(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, a), 0);
 	assert_audit_clean(fx);
-	assert_int_equal(vmmu_ft_linear(&fx->ft, a), 1);
-	assert_int_equal(vmmu_ft_linear(&fx->ft, b), -1);
+	assert_int_equal(vmmu_ft_linear(&fx->pv.ft, a), 1);
+	assert_int_equal(vmmu_ft_linear(&fx->pv.ft, b), -1);
 	unpin_all(fx, pins, 2);
 	assert_all_released(fx);
 }
@@ -160,9 +139,9 @@ static void test_down_link_is_tried_first(void **state)
 	/* b is no table yet: it becomes a's L3, not a same-level link. */
 	table(fx, a)[7] = (b << 12) | P;
 	assert_int_equal(pin(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, a), 0);
-	assert_int_equal(vmmu_ft_info(&fx->ft, b, &i), 0);
+	assert_int_equal(vmmu_ft_info(&fx->pv.ft, b, &i), 0);
 	assert_int_equal(i.type, VMMU_FTYPE_L3);
-	assert_int_equal(vmmu_ft_linear(&fx->ft, a), 0);
+	assert_int_equal(vmmu_ft_linear(&fx->pv.ft, a), 0);
 	assert_audit_clean(fx);
 	unpin_all(fx, &a, 1);
 	assert_all_released(fx);
@@ -175,16 +154,16 @@ static void test_link_to_table_mid_validation_refused(void **state)
 	struct vmmu_pv_vcpu other;
 	const uint64_t a = 1, b = 2, l3 = 3;
 
-	assert_int_equal(vmmu_pv_vcpu_init(&other, &fx->d, 1), 0);
+	assert_int_equal(vmmu_pv_vcpu_init(&other, &fx->pv.d, 1), 0);
 	table(fx, b)[0] = (l3 << 12) | P; /* something to validate */
-	fx->tp.yield = true;
+	fx->pv.tp.yield = true;
 	struct vmmu_pv_mmuext_op op = {.cmd = VMMU_PV_MMUEXT_PIN_L4_TABLE,
 				       .arg1.mfn = b};
 	uint32_t done = 0;
 	assert_int_equal(vmmu_pv_mmuext_op(&other, &op, 1, &done,
 					   VMMU_PV_DOMID_SELF),
 			 -VMMU_ERESTART);
-	fx->tp.yield = false;
+	fx->pv.tp.yield = false;
 	/* b is an L4 in use, not validated: no link, and no waiting. */
 	table(fx, a)[7] = (b << 12) | P;
 	assert_int_equal(pin(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, a), -VMMU_EBUSY);
@@ -231,8 +210,8 @@ static void test_rw_upgrade_of_a_link_refused(void **state)
 	assert_audit_clean(fx);
 	/* Dropping the link gives back its counts. */
 	assert_int_equal(update(fx, l2a, 3, 0), 0);
-	assert_int_equal(vmmu_ft_linear(&fx->ft, l2a), 0);
-	assert_int_equal(vmmu_ft_linear(&fx->ft, l2b), 0);
+	assert_int_equal(vmmu_ft_linear(&fx->pv.ft, l2a), 0);
+	assert_int_equal(vmmu_ft_linear(&fx->pv.ft, l2b), 0);
 	unpin_all(fx, pins, 2);
 	assert_all_released(fx);
 }
@@ -245,7 +224,7 @@ static void test_no_links_across_domains(void **state)
 	table(fx, a)[7] = (foreign << 12) | P;
 	assert_int_equal(pin(fx, VMMU_PV_MMUEXT_PIN_L4_TABLE, a), -VMMU_EPERM);
 	assert_audit_clean(fx);
-	assert_int_equal(vmmu_ft_linear(&fx->ft, foreign), 0);
+	assert_int_equal(vmmu_ft_linear(&fx->pv.ft, foreign), 0);
 	assert_all_released(fx);
 }
 

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "test_platform.h"
+#include "pv_fixture.h"
 
 #define NFRAMES 64u
 #define DOM 1u
@@ -31,10 +31,7 @@
 #define PS (1ull << 7)
 
 struct fixture {
-	struct test_platform tp;
-	struct vmmu_ft ft;
-	void *mem;
-	struct vmmu_pv_domain d;
+	struct pv_fixture pv;
 	uint64_t next_free; /* next frame to hand out */
 	struct vmmu_frame_info baseline[NFRAMES];
 };
@@ -44,20 +41,8 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	test_platform_init(&fx->tp, NFRAMES);
-	fx->mem = calloc(NFRAMES, sizeof(struct vmmu_frame));
-	assert_non_null(fx->mem);
-	assert_int_equal(vmmu_ft_init(&fx->ft, fx->mem, vmmu_ft_bytes(NFRAMES),
-				      NFRAMES, &fx->tp.plat),
-			 0);
 	/* Frames 1..NFRAMES-9 are DOM's, the last 8 OTHER_DOM's; 0 nobody's. */
-	for (uint64_t mfn = 1; mfn < NFRAMES; mfn++) {
-		vmmu_domid_t owner = mfn < NFRAMES - 8 ? DOM : OTHER_DOM;
-		assert_int_equal(vmmu_ft_assign(&fx->ft, mfn, owner), 0);
-	}
-	assert_int_equal(vmmu_pv_domain_init(&fx->d, &fx->ft, &fx->tp.plat, DOM,
-					     MAXPHYADDR, NULL, 0),
-			 0);
+	pv_fixture_init(&fx->pv, NFRAMES, NFRAMES - 9, DOM, OTHER_DOM, 0);
 	fx->next_free = 1;
 	*state = fx;
 	return 0;
@@ -67,15 +52,14 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	free(fx->mem);
-	test_platform_fini(&fx->tp);
+	pv_fixture_fini(&fx->pv);
 	free(fx);
 	return 0;
 }
 
 static uint64_t *table(struct fixture *fx, uint64_t mfn)
 {
-	return (uint64_t *)test_platform_ptr(&fx->tp, mfn << 12);
+	return pv_table(&fx->pv, mfn);
 }
 
 /* A fresh zeroed frame of DOM's. */
@@ -92,7 +76,7 @@ static struct vmmu_frame_info info(struct fixture *fx, uint64_t mfn)
 {
 	struct vmmu_frame_info i;
 
-	assert_int_equal(vmmu_ft_info(&fx->ft, mfn, &i), 0);
+	assert_int_equal(vmmu_ft_info(&fx->pv.ft, mfn, &i), 0);
 	return i;
 }
 
@@ -154,7 +138,7 @@ static void put_all(struct fixture *fx, uint64_t mfn)
 {
 	int rc;
 
-	while ((rc = vmmu_pv_table_put(&fx->d, mfn)) == -VMMU_ERESTART) {
+	while ((rc = vmmu_pv_table_put(&fx->pv.d, mfn)) == -VMMU_ERESTART) {
 	}
 	assert_int_equal(rc, 0);
 }
@@ -168,7 +152,7 @@ static void test_l1_takes_a_ref_per_mapping_and_writable_type(void **state)
 	uint64_t l1 = make_l1(fx, ro, rw);
 
 	snapshot(fx);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l1, 1), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l1, 1), 0);
 	assert_true(info(fx, l1).validated);
 	assert_int_equal(info(fx, l1).type, VMMU_FTYPE_L1);
 	assert_int_equal(info(fx, ro).count, 2);
@@ -188,19 +172,19 @@ static void test_read_only_rule_both_ways(void **state)
 	uint64_t l1b = new_frame(fx);
 
 	/* l1a is a table now: a writable mapping of it is refused... */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l1a, 1), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l1a, 1), 0);
 	snapshot(fx);
 	table(fx, l1b)[3] = entry(l1a, P | RW);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l1b, 1), -VMMU_EBUSY);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l1b, 1), -VMMU_EBUSY);
 	assert_counts_restored(fx);
 	/* ...a read-only one is fine. */
 	table(fx, l1b)[3] = entry(l1a, P);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l1b, 1), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l1b, 1), 0);
 	put_all(fx, l1b);
 	/* A frame mapped writable (other, through l1a) cannot become a table. */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, other, 1), -VMMU_EBUSY);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, other, 1), -VMMU_EBUSY);
 	put_all(fx, l1a);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, other, 1), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, other, 1), 0);
 	put_all(fx, other);
 }
 
@@ -230,7 +214,7 @@ static void test_refused_l1_entries(void **state)
 		memset(table(fx, l1), 0, 4096);
 		table(fx, l1)[0] = entry(data, P); /* a good entry before it */
 		table(fx, l1)[9] = cases[i].e;
-		int rc = vmmu_pv_table_get(&fx->d, l1, 1);
+		int rc = vmmu_pv_table_get(&fx->pv.d, l1, 1);
 		if (rc != cases[i].rc) {
 			fail_msg("%s: rc %d, want %d", cases[i].what, rc, cases[i].rc);
 		}
@@ -240,7 +224,7 @@ static void test_refused_l1_entries(void **state)
 	memset(table(fx, l1), 0, 4096);
 	table(fx, l1)[1] = 0x2;
 	table(fx, l1)[2] = entry(NFRAMES + 100, 0);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l1, 1), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l1, 1), 0);
 	put_all(fx, l1);
 	assert_counts_restored(fx);
 }
@@ -256,14 +240,14 @@ static void test_tree_validates_down_and_releases_up(void **state)
 	uint64_t l2 = table(fx, fx->next_free - 2)[5] >> 12;
 
 	snapshot(fx);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), 0);
 	assert_int_equal(info(fx, l1).type, VMMU_FTYPE_L1);
 	assert_true(info(fx, l1).validated);
 	assert_int_equal(info(fx, l2).type, VMMU_FTYPE_L2);
 	assert_int_equal(info(fx, l2).type_count, 1);
 	assert_int_equal(info(fx, rw).type_count, 1);
 	/* A second user of the L4 just counts. */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), 0);
 	assert_int_equal(info(fx, l4).type_count, 2);
 	put_all(fx, l4);
 	assert_true(info(fx, l1).validated);
@@ -282,13 +266,13 @@ static void test_wrong_level_and_superpages_refused(void **state)
 	snapshot(fx);
 	table(fx, l2)[0] = entry(l1, P | RW);
 	table(fx, l2)[1] = entry(data, P | RW | PS); /* a 2M page */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l2, 2), -VMMU_EINVAL);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l2, 2), -VMMU_EINVAL);
 	assert_counts_restored(fx);
 	/* An L3 entry pointing at an L1 (validated as such): wrong level. */
 	table(fx, l2)[1] = 0;
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l1, 1), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l1, 1), 0);
 	table(fx, l3)[0] = entry(l1, P | RW);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l3, 3), -VMMU_EBUSY);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l3, 3), -VMMU_EBUSY);
 	put_all(fx, l1);
 	assert_counts_restored(fx);
 }
@@ -300,7 +284,7 @@ static void test_self_reference_refused_without_deadlock(void **state)
 
 	snapshot(fx);
 	table(fx, l4)[100] = entry(l4, P); /* read-only self map */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), -VMMU_EBUSY);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), -VMMU_EBUSY);
 	assert_counts_restored(fx);
 }
 
@@ -311,16 +295,16 @@ static void test_reserved_l4_slots_are_not_the_guests(void **state)
 	uint64_t l4 = new_frame(fx);
 
 	reserved[256 / 64] = 0xffffull; /* 256..271, as Xen */
-	assert_int_equal(vmmu_pv_domain_init(&fx->d, &fx->ft, &fx->tp.plat, DOM,
+	assert_int_equal(vmmu_pv_domain_init(&fx->pv.d, &fx->pv.ft, &fx->pv.tp.plat, DOM,
 					     MAXPHYADDR, reserved, 0),
 			 0);
 	snapshot(fx);
 	table(fx, l4)[260] = entry(NFRAMES - 1, P | RW); /* hypervisor's entry */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), 0);
 	put_all(fx, l4);
 	assert_counts_restored(fx);
 	table(fx, l4)[255] = entry(NFRAMES - 1, P | RW); /* a guest slot */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), -VMMU_EPERM);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), -VMMU_EPERM);
 	assert_counts_restored(fx);
 }
 
@@ -338,7 +322,7 @@ static void test_refusal_deep_in_a_tree_rolls_back(void **state)
 	table(fx, l4)[0] = table(fx, good)[1];
 	table(fx, l4)[1] = table(fx, bad)[2];
 	snapshot(fx);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), -VMMU_EPERM);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), -VMMU_EPERM);
 	assert_counts_restored(fx);
 }
 
@@ -354,23 +338,23 @@ static void test_preempted_validation_continues_to_the_same_result(void **state)
 
 	table(fx, l4)[9] = table(fx, l4)[3]; /* the L3 twice: shared */
 	snapshot(fx);
-	fx->tp.yield = true;
-	rc = vmmu_pv_table_get(&fx->d, l4, 4);
+	fx->pv.tp.yield = true;
+	rc = vmmu_pv_table_get(&fx->pv.d, l4, 4);
 	while (rc == -VMMU_ERESTART) {
 		restarts++;
 		assert_true(info(fx, l4).partial);
-		rc = vmmu_pv_table_continue(&fx->d, l4, 4);
+		rc = vmmu_pv_table_continue(&fx->pv.d, l4, 4);
 	}
 	assert_int_equal(rc, 0);
 	assert_true(restarts > 2);
 	assert_int_equal(info(fx, table(fx, l4)[3] >> 12).type_count, 2);
 	restarts = 0;
-	while ((rc = vmmu_pv_table_put(&fx->d, l4)) == -VMMU_ERESTART) {
+	while ((rc = vmmu_pv_table_put(&fx->pv.d, l4)) == -VMMU_ERESTART) {
 		restarts++;
 	}
 	assert_int_equal(rc, 0);
 	assert_true(restarts > 0);
-	fx->tp.yield = false;
+	fx->pv.tp.yield = false;
 	assert_counts_restored(fx);
 }
 
@@ -382,20 +366,20 @@ static void test_abandoned_validation_leaves_nothing(void **state)
 	int rc;
 
 	snapshot(fx);
-	fx->tp.yield = true;
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), -VMMU_ERESTART);
-	assert_int_equal(vmmu_pv_table_continue(&fx->d, l4, 4), -VMMU_ERESTART);
+	fx->pv.tp.yield = true;
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), -VMMU_ERESTART);
+	assert_int_equal(vmmu_pv_table_continue(&fx->pv.d, l4, 4), -VMMU_ERESTART);
 	/* Nobody else can use it meanwhile. */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), -VMMU_EAGAIN);
-	rc = vmmu_pv_table_abandon(&fx->d, l4);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), -VMMU_EAGAIN);
+	rc = vmmu_pv_table_abandon(&fx->pv.d, l4);
 	while (rc == -VMMU_ERESTART) {
-		rc = vmmu_pv_table_put(&fx->d, l4);
+		rc = vmmu_pv_table_put(&fx->pv.d, l4);
 	}
 	assert_int_equal(rc, 0);
-	fx->tp.yield = false;
+	fx->pv.tp.yield = false;
 	assert_counts_restored(fx);
 	/* And it validates from scratch afterwards. */
-	assert_int_equal(vmmu_pv_table_get(&fx->d, l4, 4), 0);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), 0);
 	put_all(fx, l4);
 	assert_counts_restored(fx);
 }
@@ -404,14 +388,14 @@ static void test_bad_arguments(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_int_equal(vmmu_pv_table_get(&fx->d, 3, 0), -VMMU_EINVAL);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, 3, 5), -VMMU_EINVAL);
-	assert_int_equal(vmmu_pv_table_get(&fx->d, NFRAMES, 1), -VMMU_EINVAL);
-	assert_int_equal(vmmu_pv_table_continue(&fx->d, 3, 1), -VMMU_ENOENT);
-	assert_int_equal(vmmu_pv_table_continue(&fx->d, NFRAMES, 1),
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, 3, 0), -VMMU_EINVAL);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, 3, 5), -VMMU_EINVAL);
+	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, NFRAMES, 1), -VMMU_EINVAL);
+	assert_int_equal(vmmu_pv_table_continue(&fx->pv.d, 3, 1), -VMMU_ENOENT);
+	assert_int_equal(vmmu_pv_table_continue(&fx->pv.d, NFRAMES, 1),
 			 -VMMU_EINVAL);
-	assert_int_equal(vmmu_pv_table_abandon(&fx->d, 3), -VMMU_ENOENT);
-	assert_int_equal(vmmu_pv_domain_init(&fx->d, &fx->ft, &fx->tp.plat, DOM,
+	assert_int_equal(vmmu_pv_table_abandon(&fx->pv.d, 3), -VMMU_ENOENT);
+	assert_int_equal(vmmu_pv_domain_init(&fx->pv.d, &fx->pv.ft, &fx->pv.tp.plat, DOM,
 					     20, NULL, 0),
 			 -VMMU_EINVAL);
 }

@@ -279,13 +279,15 @@ static int store_plain(struct call *c, uint64_t mfn, unsigned index,
 	if (rc != 0) {
 		return rc == -VMMU_EAGAIN ? -VMMU_ERESTART : rc;
 	}
+	/* A frame the platform cannot map is the embedder's, not a crash. */
 	p = vmmu_map_table(c->d->plat, mfn << 12);
-	VMMU_CHECK(c->d->plat, p != NULL);
-	__atomic_store_n(&p[index], val, __ATOMIC_RELAXED);
-	vmmu_unmap_table(c->d->plat, p);
+	if (p != NULL) {
+		__atomic_store_n(&p[index], val, __ATOMIC_RELAXED);
+		vmmu_unmap_table(c->d->plat, p);
+	}
 	VMMU_CHECK(c->d->plat,
 		   vmmu_ft_put_type(c->d->ft, mfn, &c->d->ops) == 0);
-	return REQ_DONE;
+	return p != NULL ? REQ_DONE : -VMMU_EFAULT;
 }
 
 /* --- one entry ---------------------------------------------------------------------- */

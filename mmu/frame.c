@@ -132,6 +132,15 @@ int vmmu_ft_assign(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom)
 	return 0;
 }
 
+/* Why a general reference for dom cannot be taken on count word w (or 0). */
+static int count_get_refused(uint64_t w, vmmu_domid_t dom)
+{
+	if (!owned_by(w, dom)) {
+		return -VMMU_EPERM;
+	}
+	return fc_count(w) == FC_COUNT_MASK ? -VMMU_EBUSY : 0;
+}
+
 int vmmu_ft_get(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom)
 {
 	struct vmmu_frame *f = frame_of(ft, mfn);
@@ -142,11 +151,9 @@ int vmmu_ft_get(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom)
 	}
 	old = load(&f->count);
 	do {
-		if (!owned_by(old, dom)) {
-			return -VMMU_EPERM;
-		}
-		if (fc_count(old) == FC_COUNT_MASK) {
-			return -VMMU_EBUSY;
+		int rc = count_get_refused(old, dom);
+		if (rc != 0) {
+			return rc;
 		}
 	} while (!cas(&f->count, &old, old + 1));
 	return 0;
@@ -493,11 +500,9 @@ int vmmu_ft_get_writable(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom)
 		struct word_pair old = {load(&f->count), load(&f->type)}, next;
 		int err;
 		do {
-			if (!owned_by(old.lo, dom)) {
-				return -VMMU_EPERM;
-			}
-			if (fc_count(old.lo) == FC_COUNT_MASK) {
-				return -VMMU_EBUSY;
+			err = count_get_refused(old.lo, dom);
+			if (err != 0) {
+				return err;
 			}
 			/* Writable needs no hook: becoming it is one word change. */
 			next.hi = next_type_word(old.hi, VMMU_FTYPE_WRITABLE, &err);

@@ -242,20 +242,17 @@ static int hold_table(struct call *c, uint64_t mfn)
 	if (level == 0) {
 		return -VMMU_ENOENT;
 	}
-	/* Joining a validated table never validates, so never partial... */
-	rc = vmmu_pv_table_get(c->d, mfn, level);
-	if (rc == -VMMU_ERESTART) {
-		/* ...unless it was devalidated meanwhile: let it be. */
-		if (vmmu_pv_table_abandon(c->d, mfn) == -VMMU_ERESTART) {
-			park(c->v, mfn);
-		}
-		return -VMMU_ERESTART;
-	}
-	if (rc == -VMMU_EBUSY || rc == -VMMU_EAGAIN) {
-		return -VMMU_ERESTART; /* its type changed meanwhile */
-	}
+	/*
+	 * Join the validated table, never validate it: if it was devalidated
+	 * (or changed type) since the look, try again in the next call.
+	 */
+	rc = vmmu_ft_get(c->d->ft, mfn, c->d->id);
 	if (rc != 0) {
 		return rc;
+	}
+	if (vmmu_ft_get_type_validated(c->d->ft, mfn, level) != 0) {
+		vmmu_ft_put(c->d->ft, mfn);
+		return -VMMU_ERESTART;
 	}
 	c->t.map = vmmu_map_table(c->d->plat, mfn << 12);
 	VMMU_CHECK(c->d->plat, c->t.map != NULL);
@@ -498,9 +495,10 @@ static int one_update_cb(struct call *c, const void *r)
 	return one_update(c, r);
 }
 
-int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
-		       const struct vmmu_pv_mmu_update *reqs, uint32_t count,
-		       uint32_t *done, uint32_t foreigndom)
+/* The checks both batch hypercalls start with, then the batch. */
+static int batch_call(struct vmmu_pv_vcpu *v, const void *reqs, size_t size,
+		      uint32_t count, uint32_t *done, uint32_t foreigndom,
+		      int (*one_req)(struct call *, const void *))
 {
 	struct call c = {.v = v};
 	int rc;
@@ -514,7 +512,15 @@ int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
 	if (rc != 0) {
 		return rc;
 	}
-	return run_batch(&c, reqs, sizeof(*reqs), count, done, one_update_cb);
+	return run_batch(&c, reqs, size, count, done, one_req);
+}
+
+int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
+		       const struct vmmu_pv_mmu_update *reqs, uint32_t count,
+		       uint32_t *done, uint32_t foreigndom)
+{
+	return batch_call(v, reqs, sizeof(*reqs), count, done, foreigndom,
+			  one_update_cb);
 }
 
 /* --- mmuext_op ------------------------------------------------------------------------- */
@@ -703,19 +709,8 @@ int vmmu_pv_mmuext_op(struct vmmu_pv_vcpu *v,
 		      const struct vmmu_pv_mmuext_op *ops, uint32_t count,
 		      uint32_t *done, uint32_t foreigndom)
 {
-	struct call c = {.v = v};
-	int rc;
-
-	if (v == NULL || done == NULL || *done > count ||
-	    (ops == NULL && count != 0)) {
-		return -VMMU_EINVAL;
-	}
-	c.d = v->d;
-	rc = check_foreigndom(v->d, foreigndom);
-	if (rc != 0) {
-		return rc;
-	}
-	return run_batch(&c, ops, sizeof(*ops), count, done, one_ext_cb);
+	return batch_call(v, ops, sizeof(*ops), count, done, foreigndom,
+			  one_ext_cb);
 }
 
 /* --- update_va_mapping ---------------------------------------------------------------- */

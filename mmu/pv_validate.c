@@ -170,31 +170,31 @@ int vmmu_pv_linear_get(struct vmmu_pv_domain *d, uint64_t table, unsigned level,
 	return rc;
 }
 
-/* What kind of link entry e of a table of level >= 2 is. */
-enum link { LINK_DOWN, LINK_SELF, LINK_LINEAR };
-
-static enum link link_kind(const struct vmmu_pv_domain *d, uint64_t table,
-			   unsigned level, uint64_t e)
+/*
+ * Entry e of `table` (level >= 2) is about to give up what it holds: a
+ * same-level link first gives back its link counts. Returns false for a
+ * link to the table itself, which holds nothing. Only a domain with
+ * linear tables can have same-level links, so the others never look at
+ * the target's record here (devalidation passes every entry through).
+ */
+static bool unlink_entry(struct vmmu_pv_domain *d, uint64_t table,
+			 unsigned level, uint64_t e)
 {
 	uint64_t target = entry_mfn(d, e);
 	struct vmmu_frame_info i;
 
+	if ((d->flags & VMMU_PV_LINEAR_PT) == 0) {
+		return true;
+	}
 	if (target == table) {
-		return LINK_SELF;
+		return false;
 	}
 	/* The entry holds a type reference: the target's type is stable. */
 	if (vmmu_ft_info(d->ft, target, &i) == 0 && i.type == level) {
-		return LINK_LINEAR;
+		vmmu_ft_linear_hold(d->ft, table, -1);
+		vmmu_ft_linear_use(d->ft, target, -1);
 	}
-	return LINK_DOWN;
-}
-
-/* Forget a linear link's counts (before its references go). */
-static void linear_unlink(struct vmmu_pv_domain *d, uint64_t table,
-			  uint64_t target)
-{
-	vmmu_ft_linear_hold(d->ft, table, -1);
-	vmmu_ft_linear_use(d->ft, target, -1);
+	return true;
 }
 
 int vmmu_pv_entry_get(struct vmmu_pv_domain *d, uint64_t table,
@@ -229,16 +229,9 @@ int vmmu_pv_entry_put(struct vmmu_pv_domain *d, uint64_t table,
 		put_l1(d, e);
 		return 0;
 	}
-	switch (link_kind(d, table, level, e)) {
-	case LINK_SELF:
-		return 0;
-	case LINK_LINEAR:
-		linear_unlink(d, table, entry_mfn(d, e));
-		break;
-	case LINK_DOWN:
-		break;
-	}
-	return vmmu_pv_table_put(d, entry_mfn(d, e));
+	return unlink_entry(d, table, level, e)
+		       ? vmmu_pv_table_put(d, entry_mfn(d, e))
+		       : 0;
 }
 
 /* --- validate and devalidate ---------------------------------------------------- */
@@ -398,16 +391,8 @@ static int release_entry(struct vmmu_pv_domain *d, uint64_t mfn,
 		put_l1(d, e);
 		return 0;
 	}
-	switch (link_kind(d, mfn, level, e)) {
-	case LINK_SELF:
-		return 0;
-	case LINK_LINEAR:
-		linear_unlink(d, mfn, entry_mfn(d, e));
-		break;
-	case LINK_DOWN:
-		break;
-	}
-	return release_table_entry(d, e, i, p);
+	return unlink_entry(d, mfn, level, e) ? release_table_entry(d, e, i, p)
+					      : 0;
 }
 
 static int release_entries(struct vmmu_pv_domain *d, uint64_t mfn,

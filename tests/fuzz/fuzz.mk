@@ -49,7 +49,8 @@ $(FUZZ_SUPPORT_OBJ): tests/support/test_platform.c \
 	$(CLANG) $(FUZZ_HARNESS_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/harness/fuzz_%.o: tests/fuzz/fuzz_%.c \
-		tests/support/test_platform.h $(PUBLIC_HEADERS) | deps-fuzz
+		tests/support/test_platform.h tests/support/fuzz_reader.h \
+		$(PUBLIC_HEADERS) | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_HARNESS_CFLAGS) -c $< -o $@
 

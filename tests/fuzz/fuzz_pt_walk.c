@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_reader.h"
 #include "test_platform.h"
 
 #define PAGE 4096ull
@@ -52,34 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* --- input ---------------------------------------------------------------- */
 
-struct reader {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t rd8(struct reader *r)
-{
-	if (r->n == 0) {
-		return 0;
-	}
-	r->n--;
-	return *r->p++;
-}
-
-static uint32_t rd32(struct reader *r)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) {
-		v = (v << 8) | rd8(r);
-	}
-	return v;
-}
-
-static uint64_t rd64(struct reader *r)
-{
-	uint64_t hi = rd32(r);
-	return (hi << 32) | rd32(r);
-}
+/* Input: struct reader, rd8..rd64 (fuzz_reader.h). */
 
 /* --- formats and prots ------------------------------------------------------ */
 

@@ -88,6 +88,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_reader.h"
 #include "test_platform.h"
 
 #define NFRAMES 64u
@@ -152,34 +153,7 @@ __attribute__((noreturn)) static void fail(int line, const char *what)
 
 /* --- input ---------------------------------------------------------------------------- */
 
-struct reader {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t rd8(struct reader *r)
-{
-	if (r->n == 0) {
-		return 0;
-	}
-	r->n--;
-	return *r->p++;
-}
-
-static uint16_t rd16(struct reader *r)
-{
-	uint16_t hi = rd8(r);
-	return (uint16_t)(hi << 8 | rd8(r));
-}
-
-static uint64_t rd64(struct reader *r)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++) {
-		v = v << 8 | rd8(r);
-	}
-	return v;
-}
+/* Input: struct reader, rd8..rd64 (fuzz_reader.h). */
 
 /* --- the machine ------------------------------------------------------------------------ */
 

@@ -350,7 +350,7 @@ static void vmmu_access(uint64_t f, uint32_t drop, struct outcome *o,
 	} else {
 		rc = vmmu_walk(&m.walker, m.cr3, va, acc, w);
 	}
-	o->vector = rc == VMMU_WALK_OK ? -1 : rc == VMMU_WALK_PF ? 14 : 13;
+	o->vector = kx_walk_vector(rc);
 	o->error = rc == VMMU_WALK_PF ? w->pfec : 0;
 	o->cr2 = rc == VMMU_WALK_PF ? va : 0;
 	read_path(o->after);
@@ -400,16 +400,18 @@ static unsigned entry_mismatch(const struct outcome *cpu,
 	return 0;
 }
 
+/* The outcome, with CR2 for a fault. */
 static const char *outcome_str(const struct outcome *o, char *buf, size_t n)
 {
+	char what[48];
+
 	if (o->vector < 0) {
 		return "no fault";
 	}
-	kx_snprintf(buf, n, "%s err %#x cr2 %#lx", kx_vector_name(o->vector),
-		    o->error, o->cr2);
+	kx_snprintf(buf, n, "%s cr2 %#lx",
+		    kx_outcome_str(o->vector, o->error, what, sizeof(what)), o->cr2);
 	return buf;
 }
-
 static void print_flags(uint64_t f)
 {
 	char line[320];

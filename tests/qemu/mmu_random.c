@@ -953,14 +953,6 @@ static void run_trial(struct trial *r)
 	kx_invlpg(r->va);
 }
 
-static int vector_of(int outcome)
-{
-	return outcome == VMMU_WALK_OK ? -1
-	       : outcome == VMMU_WALK_PF ? 14
-	       : outcome == VMMU_WALK_GP ? 13
-					 : -2;
-}
-
 static bool error_codes_agree(const struct trial *r)
 {
 	if (r->t.error == r->pw.pfec) {
@@ -978,7 +970,7 @@ static void compare_outcome(struct trial *r)
 	    (r->pred == VMMU_WALK_OK && r->cw.addr != r->pw.addr)) {
 		walk_pair_errors++;
 		r->why = "peek and committing walks differ";
-	} else if (r->t.vector != vector_of(r->pred)) {
+	} else if (r->t.vector != kx_walk_vector(r->pred)) {
 		r->why = "outcome";
 	} else if (r->pred == VMMU_WALK_PF && r->t.cr2 != r->va) {
 		r->why = "CR2";
@@ -1032,15 +1024,6 @@ static const char *kind_name(const struct trial *r)
 	return names[r->user][r->kind];
 }
 
-static const char *outcome_str(int vector, uint32_t err, char *buf, size_t n)
-{
-	if (vector < 0) {
-		return "no fault";
-	}
-	kx_snprintf(buf, n, "%s err %#x", kx_vector_name(vector), err);
-	return buf;
-}
-
 static void print_mismatch(const struct trial *r)
 {
 	char mode[40], b1[48], b2[48];
@@ -1057,10 +1040,10 @@ static void print_mismatch(const struct trial *r)
 		kx_snprintf(want, sizeof(want), " image %#x", (unsigned)r->want_value);
 	}
 	kx_tap_diag("  cpu:  %s cr2 %#lx (at rip %#lx cs %#lx)%s",
-		    outcome_str(r->t.vector, r->t.error, b1, sizeof(b1)), r->t.cr2,
+		    kx_outcome_str(r->t.vector, r->t.error, b1, sizeof(b1)), r->t.cr2,
 		    r->t.rip, r->t.cs, got);
 	kx_tap_diag("  vmmu: %s pa %#lx (peek rc %d, committing rc %d pfec %#x)%s",
-		    outcome_str(vector_of(r->pred), r->pw.pfec, b2, sizeof(b2)),
+		    kx_outcome_str(kx_walk_vector(r->pred), r->pw.pfec, b2, sizeof(b2)),
 		    r->pred == VMMU_WALK_OK ? r->pw.addr : 0, r->pred, r->commit,
 		    r->cw.pfec, want);
 	for (unsigned l = top_level(); l >= p->bottom; l--) {

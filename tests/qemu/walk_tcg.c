@@ -316,15 +316,6 @@ static void describe(const struct combo *c, char *buf, size_t n)
 	}
 }
 
-static const char *outcome_str(int vector, uint32_t err, char *buf, size_t n)
-{
-	if (vector < 0) {
-		return "no fault";
-	}
-	kx_snprintf(buf, n, "%s err %#x", kx_vector_name(vector), err);
-	return buf;
-}
-
 /* Run one combination; returns true when CPU and vmmu agree. */
 static bool run_combo(const struct combo *c)
 {
@@ -407,10 +398,7 @@ static bool run_combo(const struct combo *c)
 		walk_pair_errors++;
 	}
 
-	int want_vec = pred == VMMU_WALK_OK ? -1
-		       : pred == VMMU_WALK_PF ? 14
-		       : pred == VMMU_WALK_GP ? 13
-					      : -2;
+	int want_vec = kx_walk_vector(pred);
 	bool ok = pair_ok && t.vector == want_vec;
 	if (ok && pred == VMMU_WALK_PF) {
 		ok = t.cr2 == w->va;
@@ -444,10 +432,10 @@ static bool run_combo(const struct combo *c)
 		describe(c, what, sizeof(what));
 		kx_tap_diag("MISMATCH %s", what);
 		kx_tap_diag("  cpu:  %s cr2 %#lx (at rip %#lx cs %#lx)",
-			    outcome_str(t.vector, t.error, b1, sizeof(b1)), t.cr2,
+			    kx_outcome_str(t.vector, t.error, b1, sizeof(b1)), t.cr2,
 			    t.rip, t.cs);
 		kx_tap_diag("  vmmu: %s (walk rc %d, committing walk rc %d pfec %#x)",
-			    outcome_str(want_vec, pw.pfec, b2, sizeof(b2)), pred,
+			    kx_outcome_str(want_vec, pw.pfec, b2, sizeof(b2)), pred,
 			    commit, cw.pfec);
 		for (unsigned l = top; l >= w->leaf; l--) {
 			kx_tap_diag("  %-4s set %016lx cpu %016lx vmmu %016lx%s",

@@ -75,3 +75,36 @@ const char *pv_audit_problem(struct pv_fixture *fx, char *buf, size_t n)
 		 r.first);
 	return buf;
 }
+
+void pv_snapshot(const struct vmmu_ft *ft, struct vmmu_frame_info *base)
+{
+	for (uint64_t mfn = 0; mfn < ft->nframes; mfn++) {
+		must(vmmu_ft_info(ft, mfn, &base[mfn]), "vmmu_ft_info");
+	}
+}
+
+const char *pv_counts_changed(const struct vmmu_ft *ft,
+			      const struct vmmu_frame_info *base, char *buf,
+			      size_t n)
+{
+	for (uint64_t mfn = 0; mfn < ft->nframes; mfn++) {
+		struct vmmu_frame_info now;
+
+		must(vmmu_ft_info(ft, mfn, &now), "vmmu_ft_info");
+		if (now.count != base[mfn].count ||
+		    now.type_count != base[mfn].type_count ||
+		    now.pinned != base[mfn].pinned || now.partial) {
+			snprintf(buf, n,
+				 "frame %llu: count %llu type count %llu pinned %d "
+				 "partial %d, was %llu/%llu pinned %d",
+				 (unsigned long long)mfn,
+				 (unsigned long long)now.count,
+				 (unsigned long long)now.type_count, now.pinned,
+				 now.partial, (unsigned long long)base[mfn].count,
+				 (unsigned long long)base[mfn].type_count,
+				 base[mfn].pinned);
+			return buf;
+		}
+	}
+	return NULL;
+}

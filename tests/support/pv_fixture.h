@@ -45,4 +45,16 @@ int pv_ext(struct pv_fixture *fx, uint32_t cmd, uint64_t arg1, uint64_t arg2);
  */
 const char *pv_audit_problem(struct pv_fixture *fx, char *buf, size_t n);
 
+/* Every frame's state now, into base[0 .. ft->nframes). */
+void pv_snapshot(const struct vmmu_ft *ft, struct vmmu_frame_info *base);
+
+/*
+ * NULL when every frame's general and type counts and pin are as in base
+ * and nothing is paused (types may stay behind, unvalidated), else a
+ * description of the first frame that differs (in buf).
+ */
+const char *pv_counts_changed(const struct vmmu_ft *ft,
+			      const struct vmmu_frame_info *base, char *buf,
+			      size_t n);
+
 #endif

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "test_platform.h"
+#include "pv_fixture.h"
 
 #define NFRAMES 128u
 #define DOM 1u
@@ -152,29 +152,17 @@ static struct vmmu_frame_info info(struct fixture *fx, uint64_t mfn)
 
 static void snapshot(struct fixture *fx)
 {
-	for (uint64_t mfn = 0; mfn < NFRAMES; mfn++) {
-		fx->baseline[mfn] = info(fx, mfn);
-	}
+	pv_snapshot(&fx->ft, fx->baseline);
 }
 
 /* Every frame's counts as at the snapshot (types may stay, unvalidated). */
 static void assert_counts_restored(struct fixture *fx)
 {
-	for (uint64_t mfn = 0; mfn < NFRAMES; mfn++) {
-		struct vmmu_frame_info now = info(fx, mfn);
-		if (now.count != fx->baseline[mfn].count ||
-		    now.type_count != fx->baseline[mfn].type_count ||
-		    now.pinned != fx->baseline[mfn].pinned || now.partial) {
-			fail_msg("frame %llu: count %llu type count %llu pinned %d "
-				 "partial %d, was %llu/%llu pinned %d",
-				 (unsigned long long)mfn,
-				 (unsigned long long)now.count,
-				 (unsigned long long)now.type_count, now.pinned,
-				 now.partial,
-				 (unsigned long long)fx->baseline[mfn].count,
-				 (unsigned long long)fx->baseline[mfn].type_count,
-				 fx->baseline[mfn].pinned);
-		}
+	char buf[200];
+	const char *diff = pv_counts_changed(&fx->ft, fx->baseline, buf, sizeof(buf));
+
+	if (diff != NULL) {
+		fail_msg("%s", diff);
 	}
 }
 

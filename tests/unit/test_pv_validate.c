@@ -82,27 +82,18 @@ static struct vmmu_frame_info info(struct fixture *fx, uint64_t mfn)
 
 static void snapshot(struct fixture *fx)
 {
-	for (uint64_t mfn = 0; mfn < NFRAMES; mfn++) {
-		fx->baseline[mfn] = info(fx, mfn);
-	}
+	pv_snapshot(&fx->pv.ft, fx->baseline);
 }
 
 /* Every frame's counts as at the snapshot (types may stay, unvalidated). */
 static void assert_counts_restored(struct fixture *fx)
 {
-	for (uint64_t mfn = 0; mfn < NFRAMES; mfn++) {
-		struct vmmu_frame_info now = info(fx, mfn);
-		if (now.count != fx->baseline[mfn].count ||
-		    now.type_count != fx->baseline[mfn].type_count ||
-		    now.partial) {
-			fail_msg("frame %llu: count %llu type count %llu partial %d, "
-				 "was %llu/%llu",
-				 (unsigned long long)mfn,
-				 (unsigned long long)now.count,
-				 (unsigned long long)now.type_count, now.partial,
-				 (unsigned long long)fx->baseline[mfn].count,
-				 (unsigned long long)fx->baseline[mfn].type_count);
-		}
+	char buf[200];
+	const char *diff =
+		pv_counts_changed(&fx->pv.ft, fx->baseline, buf, sizeof(buf));
+
+	if (diff != NULL) {
+		fail_msg("%s", diff);
 	}
 }
 

@@ -146,6 +146,10 @@ static inline uint64_t kx_user_va(const void *sym)
 
 /* Name of an exception vector ("#PF"), "int" beyond 31. */
 const char *kx_vector_name(int vector);
+/* The vector a vmmu_walk result means: -1 (none), 14 (#PF) or 13 (#GP). */
+int kx_walk_vector(int walk_rc);
+/* "no fault", or "#PF err 0x7" (vector name and error code) in buf. */
+const char *kx_outcome_str(int vector, uint32_t err, char *buf, size_t n);
 /* Called by trap.S for every interrupt/exception. */
 void kx_trap_entry(struct kx_regs *r);
 

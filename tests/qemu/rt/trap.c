@@ -28,6 +28,23 @@ const char *kx_vector_name(int vector)
 	return vector < 32 ? names[vector] : "int";
 }
 
+int kx_walk_vector(int walk_rc)
+{
+	return walk_rc == VMMU_WALK_OK   ? -1
+	       : walk_rc == VMMU_WALK_PF ? 14
+	       : walk_rc == VMMU_WALK_GP ? 13
+					 : -2;
+}
+
+const char *kx_outcome_str(int vector, uint32_t err, char *buf, size_t n)
+{
+	if (vector < 0) {
+		return "no fault";
+	}
+	kx_snprintf(buf, n, "%s err %#x", kx_vector_name(vector), err);
+	return buf;
+}
+
 static void dump(const struct kx_regs *r, uint64_t cr2)
 {
 	kx_printf("# exception %lu (%s) error %#lx at rip %#lx cs %#lx rflags %#lx\n",

@@ -12,11 +12,12 @@
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 # The library: coverage-guided (with comparison tracing), ASan, UBSan.
-FUZZ_CFLAGS := $(STD) $(WARN) $(INC) -O1 -g -fno-omit-frame-pointer \
-	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_CFLAGS := $(STD) $(WARN) $(INC) -O2 -g -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+	-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt
 # The harness and test platform: sanitizers but no coverage, so that the
 # model checks (loops over every page) do not drown the library's signal.
-FUZZ_HARNESS_CFLAGS := $(STD) $(WARN) $(INC) -Itests/support -O1 -g \
+FUZZ_HARNESS_CFLAGS := $(STD) $(WARN) $(INC) -Itests/support -O2 -g \
 	-fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_LDFLAGS := -fsanitize=fuzzer $(FUZZ_SAN)
 
@@ -24,7 +25,7 @@ FUZZ_LDFLAGS := -fsanitize=fuzzer $(FUZZ_SAN)
 # feedback from it (it walks every entry of every table after every
 # operation, and its comparisons would drown the library's signal and
 # most of the run time).
-$(FUZZ_DIR)/obj/mmu/pv_audit.o: FUZZ_CFLAGS := $(STD) $(WARN) $(INC) -O1 -g \
+$(FUZZ_DIR)/obj/mmu/pv_audit.o: FUZZ_CFLAGS := $(STD) $(WARN) $(INC) -O2 -g \
 	-fno-omit-frame-pointer $(FUZZ_SAN)
 
 # Per-target run time (recursive: FUZZ_SECONDS may come from the command
@@ -39,7 +40,8 @@ FUZZ_SUPPORT_OBJ := $(FUZZ_DIR)/harness/test_platform.o
 FUZZ_OBJS := $(FUZZ_LIB_OBJS) $(FUZZ_SUPPORT_OBJ) \
 	$(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_DIR)/harness/%.o)
 
-$(FUZZ_DIR)/obj/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) | deps-fuzz
+$(FUZZ_DIR)/obj/%.o: %.c $(PUBLIC_HEADERS) $(PRIVATE_HEADERS) \
+		tests/fuzz/coverage-ignore.txt | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 

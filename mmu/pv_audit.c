@@ -11,7 +11,9 @@
 #include "pv_internal.h"
 
 struct tally {
-	const struct vmmu_pv_domain *d;
+	const struct vmmu_pv_audit_domain *doms;
+	unsigned n;
+	const struct vmmu_pv_domain *d; /* the domain being counted */
 	uint64_t *general, *typed;
 	struct vmmu_pv_audit *out;
 };
@@ -29,6 +31,38 @@ static bool owned(const struct vmmu_pv_domain *d, uint64_t mfn,
 {
 	return mfn < d->ft->nframes && vmmu_ft_info(d->ft, mfn, i) == 0 &&
 	       i->count != 0 && i->owner == d->id;
+}
+
+/* The audited domain that owns mfn (its record in *i), or NULL. */
+static const struct vmmu_pv_domain *owner_of(const struct tally *t,
+					     uint64_t mfn,
+					     struct vmmu_frame_info *i)
+{
+	const struct vmmu_ft *ft = t->doms[0].d->ft;
+
+	if (mfn >= ft->nframes || vmmu_ft_info(ft, mfn, i) != 0 || i->count == 0) {
+		return NULL;
+	}
+	for (unsigned k = 0; k < t->n; k++) {
+		if (i->owner == t->doms[k].d->id) {
+			return t->doms[k].d;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Whether the table being counted may map mfn through an entry of `level`:
+ * its own frame, or, for an L1 entry of a domain with foreign ops, a frame
+ * of another audited domain.
+ */
+static bool mappable(const struct tally *t, unsigned level, uint64_t mfn,
+		     struct vmmu_frame_info *i)
+{
+	if (owned(t->d, mfn, i)) {
+		return true;
+	}
+	return level == 1 && t->d->foreign != NULL && owner_of(t, mfn, i) != NULL;
 }
 
 /* A reference holding both a general and a type reference on mfn. */
@@ -61,7 +95,7 @@ static int count_entry(struct tally *t, uint64_t table, unsigned level,
 	if (level > 1 && target == table) {
 		return 0; /* a link to itself holds nothing */
 	}
-	if (!owned(t->d, target, &i)) {
+	if (!mappable(t, level, target, &i)) {
 		report(t, target, "an entry maps a frame the domain does not own");
 		return 0;
 	}
@@ -119,7 +153,8 @@ static void count_frame(struct tally *t, uint64_t mfn)
 	struct vmmu_frame_info i;
 	unsigned next = ENTRIES, special = 0, state = ES_NONE;
 
-	if (!owned(t->d, mfn, &i)) {
+	t->d = owner_of(t, mfn, &i);
+	if (t->d == NULL) {
 		return;
 	}
 	t->out->frames++;
@@ -145,7 +180,7 @@ static void compare(struct tally *t, uint64_t mfn)
 {
 	struct vmmu_frame_info i;
 
-	if (!owned(t->d, mfn, &i)) {
+	if (owner_of(t, mfn, &i) == NULL) {
 		return;
 	}
 	if (i.count != t->general[mfn]) {
@@ -155,34 +190,68 @@ static void compare(struct tally *t, uint64_t mfn)
 	}
 }
 
+/* The vCPUs' references: base pointers, parked and partial tables. */
+static void count_vcpus(struct tally *t, const struct vmmu_pv_audit_domain *a)
+{
+	t->d = a->d;
+	for (unsigned v = 0; v < a->nvcpus; v++) {
+		const struct vmmu_pv_vcpu *cpu = &a->vcpus[v];
+
+		hold(t, cpu->base);
+		hold(t, cpu->user_base);
+		for (unsigned k = 0; k < VMMU_PV_PARKED_MAX; k++) {
+			hold(t, cpu->pending_put[k]);
+		}
+		hold(t, cpu->pending_partial);
+	}
+}
+
+static bool audit_args_ok(const struct vmmu_pv_audit_domain *doms, unsigned n,
+			  const uint64_t *work, const struct vmmu_pv_audit *out)
+{
+	if (doms == NULL || n == 0 || work == NULL || out == NULL) {
+		return false;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		if (doms[k].d == NULL || doms[k].d->ft != doms[0].d->ft ||
+		    (doms[k].vcpus == NULL && doms[k].nvcpus != 0)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int vmmu_pv_audit_domains(const struct vmmu_pv_audit_domain *doms, unsigned n,
+			  uint64_t *work, struct vmmu_pv_audit *out)
+{
+	uint64_t nframes;
+	struct tally t;
+
+	if (!audit_args_ok(doms, n, work, out)) {
+		return -VMMU_EINVAL;
+	}
+	nframes = doms[0].d->ft->nframes;
+	__builtin_memset(out, 0, sizeof(*out));
+	__builtin_memset(work, 0, (size_t)(2 * nframes) * sizeof(*work));
+	t = (struct tally){.doms = doms, .n = n, .general = work,
+			   .typed = work + nframes, .out = out};
+	for (unsigned k = 0; k < n; k++) {
+		count_vcpus(&t, &doms[k]);
+	}
+	for (uint64_t mfn = 0; mfn < nframes; mfn++) {
+		count_frame(&t, mfn);
+	}
+	for (uint64_t mfn = 0; mfn < nframes; mfn++) {
+		compare(&t, mfn);
+	}
+	return out->errors == 0 ? 0 : -VMMU_EFAULT;
+}
+
 int vmmu_pv_audit(const struct vmmu_pv_domain *d,
 		  const struct vmmu_pv_vcpu *vcpus, unsigned nvcpus,
 		  uint64_t *work, struct vmmu_pv_audit *out)
 {
-	uint64_t n;
-	struct tally t;
+	const struct vmmu_pv_audit_domain one = {d, vcpus, nvcpus};
 
-	if (d == NULL || work == NULL || out == NULL ||
-	    (vcpus == NULL && nvcpus != 0)) {
-		return -VMMU_EINVAL;
-	}
-	n = d->ft->nframes;
-	__builtin_memset(out, 0, sizeof(*out));
-	__builtin_memset(work, 0, (size_t)(2 * n) * sizeof(*work));
-	t = (struct tally){.d = d, .general = work, .typed = work + n, .out = out};
-	for (unsigned v = 0; v < nvcpus; v++) {
-		hold(&t, vcpus[v].base);
-		hold(&t, vcpus[v].user_base);
-		for (unsigned k = 0; k < VMMU_PV_PARKED_MAX; k++) {
-			hold(&t, vcpus[v].pending_put[k]);
-		}
-		hold(&t, vcpus[v].pending_partial);
-	}
-	for (uint64_t mfn = 0; mfn < n; mfn++) {
-		count_frame(&t, mfn);
-	}
-	for (uint64_t mfn = 0; mfn < n; mfn++) {
-		compare(&t, mfn);
-	}
-	return out->errors == 0 ? 0 : -VMMU_EFAULT;
+	return vmmu_pv_audit_domains(&one, 1, work, out);
 }

@@ -62,6 +62,13 @@ vmmu_pv_entry_get(struct vmmu_pv_domain *d, uint64_t table, unsigned level,
 		  uint64_t e);
 
 /*
+ * vmmu_pv_entry_get for an L1 entry whose frame `owner` must own (the
+ * domain a foreign mapping names; d->id otherwise).
+ */
+__attribute__((visibility("hidden"))) int
+vmmu_pv_l1_get(struct vmmu_pv_domain *d, uint64_t e, vmmu_domid_t owner);
+
+/*
  * The same-level link from `table` that entry e makes, when its table
  * below could not be taken (-VMMU_EBUSY): see mmu/pv_validate.c.
  */

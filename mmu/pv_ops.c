@@ -31,6 +31,7 @@ struct held_table {
 struct call {
 	struct vmmu_pv_vcpu *v;
 	struct vmmu_pv_domain *d;
+	struct vmmu_pv_domain *pg; /* whose frames new L1 entries map: d or foreign */
 	struct held_table t;
 	bool flush; /* an L2-L4 entry changed */
 };
@@ -300,9 +301,12 @@ static int take_new(struct call *c, unsigned level, uint64_t val)
 {
 	int rc;
 
-	if (level == 1 || (val & E_P) == 0) {
-		rc = vmmu_pv_entry_get(c->d, c->t.mfn, level, val);
+	if (level == 1) {
+		rc = vmmu_pv_l1_get(c->d, val, c->pg->id);
 		return rc == -VMMU_EAGAIN ? -VMMU_ERESTART : rc;
+	}
+	if ((val & E_P) == 0) {
+		return vmmu_pv_entry_get(c->d, c->t.mfn, level, val);
 	}
 	rc = vmmu_pv_entry_check_flags(c->d, level, val);
 	if (rc != 0) {
@@ -369,26 +373,54 @@ static int update_entry(struct call *c, unsigned index, uint64_t val,
 
 /* --- mmu_update ------------------------------------------------------------------------ */
 
-static int check_foreigndom(const struct vmmu_pv_domain *d, uint32_t fd)
+/* Give back a foreign domain from get_pg_owner. */
+static void put_pg_owner(struct call *c)
 {
-	uint32_t data = fd & 0xffffu, tables = fd >> 16;
+	const struct vmmu_pv_foreign_ops *fo = c->d->foreign;
 
-	if ((data != VMMU_PV_DOMID_SELF && data != d->id) ||
-	    (tables != 0 && tables - 1 != d->id)) {
+	if (c->pg != NULL && c->pg != c->d && fo->put != NULL) {
+		fo->put(fo->ctx, c->pg);
+	}
+	c->pg = c->d;
+}
+
+/*
+ * The domain whose frames the call's new L1 entries map (Xen's pg_owner):
+ * the caller's own, or the one the embedder's foreign ops give for data.
+ * Page tables of another domain (Xen's pt_owner, the upper half), DOMID_IO
+ * and DOMID_XEN are not offered. Returns 0 or -VMMU_EPERM.
+ */
+static int get_pg_owner(struct call *c, vmmu_domid_t data, uint32_t tables)
+{
+	const struct vmmu_pv_foreign_ops *fo = c->d->foreign;
+
+	c->pg = c->d;
+	if (tables != 0 && tables - 1 != c->d->id) {
+		return -VMMU_EPERM;
+	}
+	if (data == VMMU_PV_DOMID_SELF || data == c->d->id) {
+		return 0;
+	}
+	if (data > VMMU_PV_DOMID_SELF || fo == NULL || fo->get == NULL) {
+		return -VMMU_EPERM;
+	}
+	c->pg = fo->get(fo->ctx, c->d, data);
+	if (c->pg == NULL || c->pg->ft != c->d->ft) {
+		put_pg_owner(c);
 		return -VMMU_EPERM;
 	}
 	return 0;
 }
 
-/* M2P[mfn] = pfn, for a frame of the domain's own. */
+/* M2P[mfn] = pfn, for a frame of the domain foreigndom names. */
 static int set_m2p(struct call *c, uint64_t mfn, uint64_t pfn)
 {
-	int rc = vmmu_ft_get(c->d->ft, mfn, c->d->id);
+	int rc = vmmu_ft_get(c->d->ft, mfn, c->pg->id);
 
 	if (rc != 0) {
 		return rc;
 	}
-	__atomic_store_n(&c->d->m2p[mfn], pfn, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->pg->m2p[mfn], pfn, __ATOMIC_RELAXED);
 	vmmu_ft_put(c->d->ft, mfn);
 	return REQ_DONE;
 }
@@ -401,7 +433,7 @@ static int one_update(struct call *c, const struct vmmu_pv_mmu_update *r)
 	unsigned index = (unsigned)((addr & 0xfffu) >> 3);
 	int rc;
 
-	if (cmd > 3 || (cmd == VMMU_PV_MMU_MACHPHYS_UPDATE && c->d->m2p == NULL)) {
+	if (cmd > 3 || (cmd == VMMU_PV_MMU_MACHPHYS_UPDATE && c->pg->m2p == NULL)) {
 		return -VMMU_ENOTSUP; /* 4..7 are undefined */
 	}
 	if (mfn >= c->d->ft->nframes) {
@@ -508,11 +540,13 @@ static int batch_call(struct vmmu_pv_vcpu *v, const void *reqs, size_t size,
 		return -VMMU_EINVAL;
 	}
 	c.d = v->d;
-	rc = check_foreigndom(v->d, foreigndom);
-	if (rc != 0) {
-		return rc;
+	rc = get_pg_owner(&c, (vmmu_domid_t)(foreigndom & 0xffffu),
+			  foreigndom >> 16);
+	if (rc == 0) {
+		rc = run_batch(&c, reqs, size, count, done, one_req);
 	}
-	return run_batch(&c, reqs, size, count, done, one_req);
+	put_pg_owner(&c);
+	return rc;
 }
 
 int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
@@ -669,6 +703,9 @@ static int one_ext(struct call *c, const struct vmmu_pv_mmuext_op *op)
 {
 	uint64_t a = op->arg1.mfn;
 
+	if (c->pg != c->d) {
+		return -VMMU_EPERM; /* no command acts for another domain */
+	}
 	switch (op->cmd) {
 	case VMMU_PV_MMUEXT_PIN_L1_TABLE:
 	case VMMU_PV_MMUEXT_PIN_L2_TABLE:
@@ -768,8 +805,8 @@ static int update_va(struct call *c, uint64_t va, uint64_t val)
 	return update_entry(c, index, val, false);
 }
 
-int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
-			      uint64_t val, uint64_t flags)
+static int uva_call(struct vmmu_pv_vcpu *v, uint64_t va, uint64_t val,
+		    uint64_t flags, vmmu_domid_t domid)
 {
 	struct call c = {.v = v};
 	uint64_t target = flags & ~VMMU_PV_UVMF_FLUSHTYPE_MASK;
@@ -784,8 +821,11 @@ int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
 		return -VMMU_EINVAL;
 	}
 	c.d = v->d;
+	rc = get_pg_owner(&c, domid, 0);
 	/* Read a vCPU bitmap first: a bad one refuses the whole call. */
-	rc = type != VMMU_PV_UVMF_NONE ? resolve_mask(&c, who, target, &m) : 0;
+	if (rc == 0 && type != VMMU_PV_UVMF_NONE) {
+		rc = resolve_mask(&c, who, target, &m);
+	}
 	if (rc == 0) {
 		rc = settle_vcpu(v);
 	}
@@ -793,6 +833,7 @@ int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
 		rc = update_va(&c, va, val);
 	}
 	end_call(&c, rc == REQ_DONE_STOP ? 0 : rc);
+	put_pg_owner(&c);
 	if (rc == REQ_DONE_STOP) {
 		rc = 0; /* done; what was parked is finished by the next call */
 	}
@@ -805,4 +846,17 @@ int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
 		flush_mask(&c, &m, VMMU_TLB_RANGE, va & ~0xfffull);
 	}
 	return 0;
+}
+
+int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
+			      uint64_t val, uint64_t flags)
+{
+	return uva_call(v, va, val, flags, VMMU_PV_DOMID_SELF);
+}
+
+int vmmu_pv_update_va_mapping_otherdomain(struct vmmu_pv_vcpu *v, uint64_t va,
+					  uint64_t val, uint64_t flags,
+					  vmmu_domid_t domid)
+{
+	return uva_call(v, va, val, flags, domid);
 }

@@ -99,8 +99,11 @@ int vmmu_pv_entry_check_flags(const struct vmmu_pv_domain *d, unsigned level,
 	return (e & refused) != 0 ? -VMMU_EINVAL : 0;
 }
 
-/* References for a present L1 entry: the frame, writable if RW. */
-static int get_l1(struct vmmu_pv_domain *d, uint64_t e)
+/*
+ * References for a present L1 entry of d: the frame, which `owner` must
+ * own (d, or the domain a foreign mapping names), writable if RW.
+ */
+static int get_l1(struct vmmu_pv_domain *d, uint64_t e, vmmu_domid_t owner)
 {
 	uint64_t mfn = entry_mfn(d, e);
 
@@ -108,10 +111,10 @@ static int get_l1(struct vmmu_pv_domain *d, uint64_t e)
 		return -VMMU_EPERM; /* I/O and unknown frames: not mappable */
 	}
 	if ((e & E_RW) == 0) {
-		return vmmu_ft_get(d->ft, mfn, d->id);
+		return vmmu_ft_get(d->ft, mfn, owner);
 	}
 	/* The read-only rule: a page table can never also be writable. */
-	return vmmu_ft_get_writable(d->ft, mfn, d->id);
+	return vmmu_ft_get_writable(d->ft, mfn, owner);
 }
 
 static void put_l1(struct vmmu_pv_domain *d, uint64_t e)
@@ -197,20 +200,31 @@ static bool unlink_entry(struct vmmu_pv_domain *d, uint64_t table,
 	return true;
 }
 
+int vmmu_pv_l1_get(struct vmmu_pv_domain *d, uint64_t e, vmmu_domid_t owner)
+{
+	int rc;
+
+	if ((e & E_P) == 0) {
+		return check_not_present(d, 1, e);
+	}
+	rc = vmmu_pv_entry_check_flags(d, 1, e);
+	return rc != 0 ? rc : get_l1(d, e, owner);
+}
+
 int vmmu_pv_entry_get(struct vmmu_pv_domain *d, uint64_t table,
 		      unsigned level, uint64_t e)
 {
 	int rc;
 
+	if (level == 1) {
+		return vmmu_pv_l1_get(d, e, d->id);
+	}
 	if ((e & E_P) == 0) {
 		return check_not_present(d, level, e);
 	}
 	rc = vmmu_pv_entry_check_flags(d, level, e);
 	if (rc != 0) {
 		return rc;
-	}
-	if (level == 1) {
-		return get_l1(d, e);
 	}
 	rc = vmmu_pv_table_get(d, entry_mfn(d, e), level - 1);
 	if (rc == -VMMU_EBUSY) {
@@ -508,6 +522,12 @@ void vmmu_pv_domain_set_guest_ops(struct vmmu_pv_domain *d,
 {
 	d->guest = ops;
 	d->nr_vcpus = nr_vcpus > 4096 ? 4096 : nr_vcpus;
+}
+
+void vmmu_pv_domain_set_foreign_ops(struct vmmu_pv_domain *d,
+				    const struct vmmu_pv_foreign_ops *ops)
+{
+	d->foreign = ops;
 }
 
 static bool table_level_ok(unsigned level)

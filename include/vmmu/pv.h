@@ -50,11 +50,34 @@ struct vmmu_pv_domain {
 	uint32_t flags;
 	uint64_t *m2p;                    /**< MACHPHYS_UPDATE's table, or NULL */
 	const struct vmmu_pv_guest_ops *guest; /**< guest-memory access, or NULL */
+	const struct vmmu_pv_foreign_ops *foreign; /**< foreign mappings, or NULL */
 	uint32_t nr_vcpus;                /**< bits in a vCPU bitmap */
 	uint32_t reserved_;
 };
 
 struct vmmu_pv_vcpu;
+
+/**
+ * Foreign mappings (the foreigndom argument of mmu_update and
+ * update_va_mapping_otherdomain): how a privileged domain (a toolstack, a
+ * device model, a backend driver) reaches the frames of the domains it
+ * controls. The embedder decides who controls whom, as Xen's IS_PRIV_FOR /
+ * XSM_TARGET check does.
+ */
+struct vmmu_pv_foreign_ops {
+	/**
+	 * The domain `domid` if `caller` may map its frames, kept alive until
+	 * put(); NULL when there is no such domain or caller may not (the
+	 * call is refused with -VMMU_EPERM). It must use the caller's frame
+	 * table. Never asked for DOMID_SELF, the caller's own id or ids from
+	 * VMMU_PV_DOMID_SELF up (refused by vmmu).
+	 */
+	struct vmmu_pv_domain *(*get)(void *ctx, const struct vmmu_pv_domain *caller,
+				      vmmu_domid_t domid);
+	/** The call that got it is over. */
+	void (*put)(void *ctx, struct vmmu_pv_domain *d);
+	void *ctx;
+};
 
 /** How vmmu reads guest memory (vCPU bitmaps of the multi flush forms). */
 struct vmmu_pv_guest_ops {
@@ -105,6 +128,16 @@ void vmmu_pv_domain_set_m2p(struct vmmu_pv_domain *d, uint64_t *m2p);
 void vmmu_pv_domain_set_guest_ops(struct vmmu_pv_domain *d,
 				  const struct vmmu_pv_guest_ops *ops,
 				  uint32_t nr_vcpus);
+
+/**
+ * Let domain d map other domains' frames through the foreigndom argument
+ * (see struct vmmu_pv_foreign_ops). NULL (the default): any foreigndom
+ * but d's own is refused with -VMMU_EPERM. The references a foreign
+ * mapping holds are on the other domain's frames: audit the domains
+ * together (vmmu_pv_audit_domains).
+ */
+void vmmu_pv_domain_set_foreign_ops(struct vmmu_pv_domain *d,
+				    const struct vmmu_pv_foreign_ops *ops);
 
 /**
  * Take a reference to frame mfn as a validated page table of `level`
@@ -178,8 +211,12 @@ int vmmu_pv_vcpu_init(struct vmmu_pv_vcpu *v, struct vmmu_pv_domain *d,
  * the first), the call returns -VMMU_ERESTART with *done = the requests
  * completed: call again with the same array and done to continue. *done
  * must not exceed count (-VMMU_EINVAL: a resumed index is checked, Xen
- * XSA-212). foreigndom must be VMMU_PV_DOMID_SELF or d's own id
- * (-VMMU_EPERM otherwise: foreign mappings are not supported yet). A call
+ * XSA-212). foreigndom: the low 16 bits name the domain whose frames
+ * new L1 entries may map (and whose M2P slots MACHPHYS_UPDATE may set):
+ * VMMU_PV_DOMID_SELF or d's own id, or another domain d may map
+ * (vmmu_pv_domain_set_foreign_ops); the page tables updated are always
+ * d's (upper 16 bits 0 or d's id + 1). Anything else is -VMMU_EPERM with
+ * nothing done (DOMID_IO and DOMID_XEN included). A call
  * that changed any L2-L4 entry ends with one flush request for the
  * domain (also when it stops early); L1 changes flush nothing (the guest
  * asks). Context: any CPU running this vCPU; other vCPUs may call at once.
@@ -195,6 +232,10 @@ int vmmu_pv_mmu_update(struct vmmu_pv_vcpu *v,
  * vmmu_pv_mmu_update. Flush requests carry a NULL CPU mask for "every CPU
  * the domain is dirty on" and a mask with this vCPU's id bit for "local";
  * INVLPG of a non-canonical address is ignored (Xen XSA-279).
+ * foreigndom must be DOMID_SELF or d's own id: as in Xen, every command
+ * with another domain is refused with -VMMU_EPERM, and vmmu does not
+ * offer the foreign pin Xen's domain builder uses (an embedder builds a
+ * domain's tables with vmmu_pv_table_get and vmmu_ft_pin on that domain).
  */
 int vmmu_pv_mmuext_op(struct vmmu_pv_vcpu *v,
 		      const struct vmmu_pv_mmuext_op *ops, uint32_t count,
@@ -210,6 +251,15 @@ int vmmu_pv_mmuext_op(struct vmmu_pv_vcpu *v,
  */
 int vmmu_pv_update_va_mapping(struct vmmu_pv_vcpu *v, uint64_t va,
 			      uint64_t val, uint64_t flags);
+
+/**
+ * The hypercall update_va_mapping_otherdomain: update_va_mapping where the
+ * new entry maps a frame of domain `domid` (VMMU_PV_DOMID_SELF, d's own
+ * id, or a domain d may map: else -VMMU_EPERM with nothing done).
+ */
+int vmmu_pv_update_va_mapping_otherdomain(struct vmmu_pv_vcpu *v, uint64_t va,
+					  uint64_t val, uint64_t flags,
+					  vmmu_domid_t domid);
 
 /** The vCPU's kernel and user L4 (0: none), to load into CR3. */
 static inline uint64_t vmmu_pv_vcpu_base(const struct vmmu_pv_vcpu *v)
@@ -250,6 +300,24 @@ struct vmmu_pv_audit {
 int vmmu_pv_audit(const struct vmmu_pv_domain *d,
 		  const struct vmmu_pv_vcpu *vcpus, unsigned nvcpus,
 		  uint64_t *work, struct vmmu_pv_audit *out);
+
+/** One domain of vmmu_pv_audit_domains, with its vCPUs. */
+struct vmmu_pv_audit_domain {
+	const struct vmmu_pv_domain *d;
+	const struct vmmu_pv_vcpu *vcpus;
+	unsigned nvcpus;
+};
+
+/**
+ * vmmu_pv_audit over several domains of one frame table at once: the
+ * counts of every frame any of them owns are recomputed from all of their
+ * holders, so foreign mappings (an L1 entry of a domain with foreign ops
+ * mapping a frame of another domain in the set) are counted where they
+ * are. A foreign mapping of a domain outside the set is reported, as is
+ * one by a domain without foreign ops. Same returns as vmmu_pv_audit.
+ */
+int vmmu_pv_audit_domains(const struct vmmu_pv_audit_domain *doms, unsigned n,
+			  uint64_t *work, struct vmmu_pv_audit *out);
 
 #ifdef __cplusplus
 }

@@ -9,13 +9,16 @@
  *   frames 1..24      domain 1: VMMU_PV_LINEAR_PT, an M2P table and
  *                     guest ops (the multi flush forms read a vCPU bitmap
  *                     through them; fill_reserved_l4 fills its reserved
- *                     slots); no cache attributes
+ *                     slots); no cache attributes; foreign ops that
+ *                     let it map domain 2's frames (foreigndom 2)
  *   frames 25..48     domain 2: VMMU_PV_CACHE_ATTRS; no linear tables, no
  *                     M2P, no guest ops (those requests must be refused,
  *                     and the library clears its reserved slots itself)
  * Both reserve L4 slots 256-271 as Xen does.
  *
- * After EVERY hypercall both domains are audited (vmmu_pv_audit) and the
+ * After EVERY hypercall both domains are audited together
+ * (vmmu_pv_audit_domains: domain 1's foreign mappings hold references on
+ * domain 2's frames), the foreign ops balanced every get with a put, and the
  * unassigned frames must hold no reference (a resume loop audits its
  * first AUDIT_ALL_UPTO calls, then every AUDIT_STRIDE-th and the last:
  * the audit dominates the run time). Besides, each call is checked against pv.h:
@@ -26,11 +29,12 @@
  *  - a completed mmu_update request left exactly its value in the entry
  *    (A/D may be kept for PRESERVE_AD) or M2P slot, the refused or
  *    pending one left it unchanged; commands 4..7 (and 1 without an M2P)
- *    are -VMMU_ENOTSUP, frames beyond the table -VMMU_EINVAL, a bad
- *    foreigndom -VMMU_EPERM;
+ *    are -VMMU_ENOTSUP, frames beyond the table -VMMU_EINVAL, a
+ *    foreigndom naming a domain the caller does not control (or page
+ *    tables not its own) -VMMU_EPERM with nothing done;
  *  - mmuext_op: the last completed op's effect is visible (pin, unpin,
- *    base pointers), unsupported commands give -VMMU_ENOTSUP and only
- *    they do, a batch issues exactly one guest flush per completed
+ *    base pointers), any foreigndom but the caller's own is -VMMU_EPERM,
+ *    unsupported commands give -VMMU_ENOTSUP and only they do, a batch issues exactly one guest flush per completed
  *    flush or canonical INVLPG (XSA-279) and none for anything else;
  *  - a frame that was writable and is a page table after a call got a
  *    VMMU_TLB_ALL flush on every CPU of the domain in that call (XSA-241,
@@ -61,7 +65,9 @@
  *                  multi forms add a byte g: bitmap at guest address
  *                  g << 8; modifier 3 as for mmu
  *   uva    (9,10)  va val24 fl: flush type fl & 3, fl & 4 UVMF_ALL,
- *                  fl & 8: bitmap pointer fl << 8 (multi)
+ *                  fl & 8: bitmap pointer fl << 8 (multi); modifier
+ *                  1-3: update_va_mapping_otherdomain with the domain's
+ *                  own id, the other domain's, DOMID_IO
  *   yield  (11)    y: should_yield answers (y & 1), on every Nth ask,
  *                  N from k_periods[(y >> 1) & 7]
  *   resume (12,13) re-issue the vCPU's last preempted call with its
@@ -101,8 +107,8 @@
 #define MAX_EXT 4u
 #define MAXPHY 40u
 #define RESUME_MAX 2048u
-#define AUDIT_ALL_UPTO 64u /* resume calls audited one by one... */
-#define AUDIT_STRIDE 32u   /* ...then every AUDIT_STRIDE-th */
+#define AUDIT_ALL_UPTO 8u /* resume calls audited one by one... */
+#define AUDIT_STRIDE 256u  /* ...then every AUDIT_STRIDE-th */
 #define TEARDOWN_MAX 100000u
 #define HV_L3 63u   /* the embedder's "hypervisor table" */
 #define HV_SLOT 256u /* Xen's reserved L4 slots: 256..271 */
@@ -177,6 +183,9 @@ struct fz {
 	uint64_t work[2 * NFRAMES];
 	uint64_t m2p[NFRAMES]; /* domain 1's */
 	struct vmmu_pv_guest_ops guest;
+	struct vmmu_pv_foreign_ops foreign; /* domain 1 controls domain 2 */
+	/* Each domain frame's type after the last call that could change it. */
+	uint8_t type_seen[NFRAMES];
 };
 
 /*
@@ -190,6 +199,8 @@ static struct vmmu_platform g_plat;
 static uint64_t g_tick, g_period = 1;
 /* Flushes: VMMU_TLB_ALL (writable frame became a table) and the guest's. */
 static uint64_t g_flush_all, g_flush_guest;
+/* Domain 2 handed to domain 1's calls by its foreign ops, and given back. */
+static uint64_t g_foreign_gets, g_foreign_puts;
 
 static bool fz_yield(void *ctx)
 {
@@ -281,6 +292,29 @@ static bool has_guest_ops(unsigned d)
 }
 
 /* Domain 1's embedder fills the slots of an L4 just validated. */
+static struct vmmu_pv_domain *fz_foreign_get(void *ctx,
+					     const struct vmmu_pv_domain *caller,
+					     vmmu_domid_t domid)
+{
+	struct fz *f = ctx;
+
+	CHECK(caller == &f->dom[0]);
+	CHECK(domid != k_domid[0] && domid < VMMU_PV_DOMID_SELF);
+	if (domid != k_domid[1]) {
+		return NULL;
+	}
+	g_foreign_gets++;
+	return &f->dom[1];
+}
+
+static void fz_foreign_put(void *ctx, struct vmmu_pv_domain *d)
+{
+	struct fz *f = ctx;
+
+	CHECK(d == &f->dom[1]);
+	g_foreign_puts++;
+}
+
 static void fz_fill_reserved_l4(void *ctx, uint64_t mfn, vmmu_pte_t *l4)
 {
 	const struct fz *f = ctx;
@@ -301,6 +335,8 @@ static void reset(struct fz *f)
 	g_tp.yield = false;
 	g_flush_all = 0;
 	g_flush_guest = 0;
+	g_foreign_gets = 0;
+	g_foreign_puts = 0;
 	g_tick = 0;
 	g_period = 1;
 	memset(f, 0, sizeof(*f));
@@ -320,6 +356,9 @@ static void reset(struct fz *f)
 	};
 	vmmu_pv_domain_set_m2p(&f->dom[0], f->m2p);
 	vmmu_pv_domain_set_guest_ops(&f->dom[0], &f->guest, VPD);
+	f->foreign = (struct vmmu_pv_foreign_ops){
+		.get = fz_foreign_get, .put = fz_foreign_put, .ctx = f};
+	vmmu_pv_domain_set_foreign_ops(&f->dom[0], &f->foreign);
 	CHECK(vmmu_pv_domain_init(&f->dom[1], &f->ft, &g_plat, k_domid[1],
 				  MAXPHY, l4_reserved, VMMU_PV_CACHE_ATTRS) == 0);
 	for (unsigned v = 0; v < NVCPUS; v++) {
@@ -350,19 +389,21 @@ static void check_reserved_slots(const struct fz *f)
 /* Both audits, and no reference on an unassigned frame. */
 static void audit_all(struct fz *f)
 {
-	for (unsigned d = 0; d < NDOMS; d++) {
-		struct vmmu_pv_audit a;
+	const struct vmmu_pv_audit_domain doms[NDOMS] = {
+		{&f->dom[0], &f->vcpu[0], VPD},
+		{&f->dom[1], &f->vcpu[VPD], VPD},
+	};
+	struct vmmu_pv_audit a;
 
-		if (vmmu_pv_audit(&f->dom[d], &f->vcpu[d * VPD], VPD, f->work,
-				  &a) != 0) {
-			fprintf(stderr,
-				"fuzz_pv: op %u: audit of domain %u: %llu errors, "
-				"first at frame %llu: %s\n",
-				g_opno, k_domid[d], (unsigned long long)a.errors,
-				(unsigned long long)a.first_mfn, a.first);
-			abort();
-		}
+	if (vmmu_pv_audit_domains(doms, NDOMS, f->work, &a) != 0) {
+		fprintf(stderr,
+			"fuzz_pv: op %u: audit: %llu errors, first at frame "
+			"%llu: %s\n",
+			g_opno, (unsigned long long)a.errors,
+			(unsigned long long)a.first_mfn, a.first);
+		abort();
 	}
+	CHECK(g_foreign_gets == g_foreign_puts); /* each call gave it back */
 	for (uint64_t mfn = 0; mfn < NFRAMES; mfn++) {
 		if (dom_of_mfn(mfn) == NDOMS) {
 			CHECK(info(f, mfn).count == 0);
@@ -436,12 +477,34 @@ static uint32_t fd_of(unsigned sel, unsigned d)
 	}
 }
 
-static bool fd_ok(uint32_t fd, unsigned d)
+/*
+ * The domain (index) whose frames domain d's new L1 entries map under
+ * foreigndom fd, or NDOMS when the call must be refused with -VMMU_EPERM:
+ * domain 1 controls domain 2 (its foreign ops say so), nobody else
+ * controls anybody, and page tables are always the caller's.
+ */
+static unsigned pg_of(uint32_t fd, unsigned d)
 {
 	uint32_t data = fd & 0xffff, tables = fd >> 16;
 
-	return (data == VMMU_PV_DOMID_SELF || data == k_domid[d]) &&
-	       (tables == 0 || tables == k_domid[d] + 1u);
+	if (tables != 0 && tables != k_domid[d] + 1u) {
+		return NDOMS;
+	}
+	if (data == VMMU_PV_DOMID_SELF || data == k_domid[d]) {
+		return d;
+	}
+	return d == 0 && data == k_domid[1] ? 1 : NDOMS;
+}
+
+static bool fd_ok(uint32_t fd, unsigned d)
+{
+	return pg_of(fd, d) != NDOMS;
+}
+
+/* mmuext_op never acts for another domain. */
+static bool fd_self(uint32_t fd, unsigned d)
+{
+	return pg_of(fd, d) == d;
 }
 
 /* mmuext commands, weighted towards the ones that hold references. */
@@ -612,7 +675,8 @@ static void check_mmu_refusal(const struct call *c, int rc, unsigned d)
 		return;
 	}
 	ptr = c->mmu[c->done].ptr;
-	if ((is_machphys(ptr) && !has_guest_ops(d)) || (ptr & 7) > 3) {
+	/* Only domain 1 has an M2P. */
+	if ((is_machphys(ptr) && pg_of(c->fd, d) != 0) || (ptr & 7) > 3) {
 		CHECK(rc == -VMMU_ENOTSUP);
 	} else if (!in_arena(ptr)) {
 		CHECK(rc == -VMMU_EINVAL); /* XSA-167 */
@@ -685,7 +749,16 @@ static int do_ext(struct fz *f, unsigned v, struct call *c)
 		CHECK(g_flush_guest == flushes);
 		return rc;
 	}
-	CHECK(fd_ok(c->fd, v / VPD) || (rc == -VMMU_EPERM && c->done == start));
+	/*
+	 * Another domain: nothing done. An accepted foreign domain gets to
+	 * the commands (each refused), after the vCPU's parked work, which
+	 * may stop the call first (as in Xen).
+	 */
+	CHECK(fd_self(c->fd, v / VPD) ||
+	      (c->done == start &&
+	       (rc == -VMMU_EPERM ||
+		(fd_ok(c->fd, v / VPD) &&
+		 (rc == -VMMU_ERESTART || (rc == 0 && start == c->count))))));
 	for (uint32_t i = start; i < c->done; i++) {
 		CHECK(ext_supported(c->ext[i].cmd, v / VPD));
 		want += ext_flushes(&c->ext[i]);
@@ -694,7 +767,7 @@ static int do_ext(struct fz *f, unsigned v, struct call *c)
 	if (c->done > start) {
 		check_ext_effect(f, v, &c->ext[c->done - 1]);
 	}
-	if (refused(rc) && fd_ok(c->fd, v / VPD)) {
+	if (refused(rc) && fd_self(c->fd, v / VPD)) {
 		const struct vmmu_pv_mmuext_op *op = &c->ext[c->done];
 		CHECK((rc == -VMMU_ENOTSUP) == !ext_supported(op->cmd, v / VPD));
 		CHECK(rc != -VMMU_EFAULT ||
@@ -738,12 +811,18 @@ static int do_uva(struct fz *f, unsigned v, struct call *c)
 	uint64_t target = c->flags & ~3ull;
 	bool multi = type != 0 && target != VMMU_PV_UVMF_LOCAL &&
 		     target != VMMU_PV_UVMF_ALL;
-	int rc = vmmu_pv_update_va_mapping(cpu, c->va, c->val, c->flags);
+	int rc = c->count != 0 ? vmmu_pv_update_va_mapping_otherdomain(
+					 cpu, c->va, c->val, c->flags,
+					 (vmmu_domid_t)c->fd)
+			       : vmmu_pv_update_va_mapping(cpu, c->va, c->val,
+							   c->flags);
 
 	TRACE("    update_va_mapping -> %d\n", rc);
 	CHECK(rc_documented(rc));
 	if (type == 3) {
 		CHECK(rc == -VMMU_EINVAL);
+	} else if (!fd_ok(c->fd, v / VPD)) {
+		CHECK(rc == -VMMU_EPERM);
 	} else if (multi && !has_guest_ops(v / VPD)) {
 		CHECK(rc == -VMMU_ENOTSUP);
 	} else if (multi && !bitmap_readable(target)) {
@@ -764,22 +843,27 @@ static int do_uva(struct fz *f, unsigned v, struct call *c)
 
 /* --- calls, resumes -------------------------------------------------------------------- */
 
-/* The frame types of domain d (a call changes its own frames only). */
-static void snapshot_types(const struct fz *f, unsigned d, uint8_t *types)
+/*
+ * The frame types of domain d, kept in f->type_seen as the "before" of the
+ * next call (a call changes its own domain's frames only; anything else
+ * that changes types, such as a vCPU release, notes them again).
+ */
+static void note_types(struct fz *f, unsigned d)
 {
 	for (uint64_t k = 0; k < DOM_FRAMES; k++) {
-		types[k] = info(f, k_base[d] + k).type;
+		f->type_seen[k_base[d] + k] = info(f, k_base[d] + k).type;
 	}
 }
 
 /* A writable frame that became a table was flushed (XSA-241, XSA-401). */
-static void check_leave_writable(const struct fz *f, unsigned d,
-				 const uint8_t *before, bool flushed)
+static void check_leave_writable(struct fz *f, unsigned d, bool flushed)
 {
-	for (uint64_t k = 0; k < DOM_FRAMES && !flushed; k++) {
-		uint8_t now = info(f, k_base[d] + k).type;
-		CHECK(before[k] != VMMU_FTYPE_WRITABLE || now < VMMU_FTYPE_L1 ||
-		      now > VMMU_FTYPE_L4);
+	for (uint64_t k = 0; k < DOM_FRAMES; k++) {
+		uint64_t mfn = k_base[d] + k;
+		uint8_t now = info(f, mfn).type;
+		CHECK(flushed || f->type_seen[mfn] != VMMU_FTYPE_WRITABLE ||
+		      now < VMMU_FTYPE_L1 || now > VMMU_FTYPE_L4);
+		f->type_seen[mfn] = now;
 	}
 }
 
@@ -791,11 +875,9 @@ static void check_leave_writable(const struct fz *f, unsigned d,
  */
 static int issue_audit(struct fz *f, unsigned v, struct call *c, bool quiet)
 {
-	uint8_t types[DOM_FRAMES];
 	uint64_t all = g_flush_all;
 	int rc;
 
-	snapshot_types(f, v / VPD, types);
 	switch (c->kind) {
 	case CALL_MMU:
 		rc = do_mmu(f, v, c);
@@ -807,9 +889,9 @@ static int issue_audit(struct fz *f, unsigned v, struct call *c, bool quiet)
 		rc = do_uva(f, v, c);
 		break;
 	}
-	check_reserved_slots(f);
-	check_leave_writable(f, v / VPD, types, g_flush_all != all);
+	check_leave_writable(f, v / VPD, g_flush_all != all);
 	if (!quiet || rc != -VMMU_ERESTART) {
+		check_reserved_slots(f);
 		audit_all(f);
 	}
 	return rc;
@@ -931,9 +1013,16 @@ static void op_ext(struct fz *f, unsigned v, unsigned mod, struct reader *r)
 	issue_new(f, v, &c);
 }
 
-static void op_uva(struct fz *f, unsigned v, struct reader *r)
+/*
+ * Modifier 0: update_va_mapping; 1-3: update_va_mapping_otherdomain with
+ * the domain's own id, the other domain's, DOMID_IO (count 1 marks it).
+ */
+static void op_uva(struct fz *f, unsigned v, unsigned mod, struct reader *r)
 {
-	struct call c = {.kind = CALL_UVA};
+	static const uint32_t k_uva_sel[4] = {0, 5, 6, 0};
+	struct call c = {.kind = CALL_UVA, .count = mod != 0,
+			 .fd = mod == 3 ? VMMU_PV_DOMID_IO
+					: fd_of(k_uva_sel[mod], v / VPD)};
 	uint8_t fl;
 
 	c.va = rd_va(r);
@@ -941,9 +1030,10 @@ static void op_uva(struct fz *f, unsigned v, struct reader *r)
 	fl = rd8(r);
 	c.flags = (fl & 3u) | (fl & 4u ? VMMU_PV_UVMF_ALL : 0) |
 		  (fl & 8u ? (uint64_t)fl << 8 : 0);
-	TRACE("vcpu %u: update_va_mapping va %#llx = %#llx flags %#llx\n", v,
-	      (unsigned long long)c.va, (unsigned long long)c.val,
-	      (unsigned long long)c.flags);
+	TRACE("vcpu %u: update_va_mapping va %#llx = %#llx flags %#llx "
+	      "domid %#x\n",
+	      v, (unsigned long long)c.va, (unsigned long long)c.val,
+	      (unsigned long long)c.flags, c.fd);
 	issue_new(f, v, &c);
 }
 
@@ -971,6 +1061,7 @@ static int release(struct fz *f, unsigned v)
 	TRACE("vcpu %u: release -> %d\n", v, rc);
 	CHECK(rc == 0 || rc == -VMMU_ERESTART);
 	CHECK(rc != 0 || vcpu_empty(&f->vcpu[v]));
+	note_types(f, v / VPD);
 	audit_all(f);
 	return rc;
 }
@@ -1070,7 +1161,7 @@ static void run_op(struct fz *f, struct reader *r)
 		break;
 	case 9:
 	case 10:
-		op_uva(f, v, r);
+		op_uva(f, v, mod, r);
 		break;
 	case 11:
 		op_yield(r);

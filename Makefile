@@ -128,9 +128,7 @@ check:
 
 -include tests/unit/unit.mk
 -include tests/model/model.mk
--include tests/stress/stress.mk
--include tests/stress/frame.mk
--include tests/stress/pv.mk
+-include $(sort $(wildcard tests/stress/*.mk))
 -include tests/fuzz/fuzz.mk
 -include tests/qemu/qemu.mk
 -include bench/bench.mk

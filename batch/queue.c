@@ -243,17 +243,24 @@ static int flush_now(struct vmmu_batch_cpu *c)
 		st32(&c->wanted, 1);
 		return VMMU_BATCH_DEFERRED;
 	}
-	st32(&c->flushing, 1);
-	cpu_fence();
 	do {
-		st32(&c->wanted, 0);
+		st32(&c->flushing, 1);
 		cpu_fence();
-		rc = flush_pass(c, rc);
+		do {
+			st32(&c->wanted, 0);
+			cpu_fence();
+			rc = flush_pass(c, rc);
+			cpu_fence();
+		} while (ld32(&c->wanted) != 0);
+		st32(&c->flushing, 0);
 		cpu_fence();
+		/*
+		 * A handler that came after the last look and before flushing
+		 * went down left its entries to us (wanted); one that came
+		 * after flushed for itself.
+		 */
 	} while (ld32(&c->wanted) != 0);
-	st32(&c->flushing, 0);
-	cpu_fence();
-	/* A handler between the last pass and here flushed for itself. */
+	/* Left only behind a nested entry still being written further out. */
 	if (rc == 0 && nested_blocked(c)) {
 		st32(&c->wanted, 1);
 		return VMMU_BATCH_DEFERRED;

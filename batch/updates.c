@@ -13,30 +13,6 @@ static bool level_ok(unsigned level)
 	return level >= 1 && level <= 5;
 }
 
-static int pte(struct vmmu_batch_cpu *c, uint8_t kind, uint64_t pte_ma,
-	       unsigned level, uint64_t val)
-{
-	struct vmmu_batch_entry e = {.kind = kind, .level = (uint8_t)level,
-				     .ptr = pte_ma, .val = val};
-
-	if ((pte_ma & 7u) != 0 || !level_ok(level)) {
-		return -VMMU_EINVAL;
-	}
-	return vmmu_batch_queue(c, &e);
-}
-
-int vmmu_batch_pte_write(struct vmmu_batch_cpu *c, uint64_t pte_ma,
-			 unsigned level, uint64_t val)
-{
-	return pte(c, VMMU_BATCH_PTE_WRITE, pte_ma, level, val);
-}
-
-int vmmu_batch_pte_update_ad(struct vmmu_batch_cpu *c, uint64_t pte_ma,
-			     unsigned level, uint64_t val)
-{
-	return pte(c, VMMU_BATCH_PTE_UPDATE_AD, pte_ma, level, val);
-}
-
 /* Frames fit the 52-bit physical address space. */
 static bool mfn_ok(uint64_t mfn)
 {

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include <vmmu/platform.h>
+#include <vmmu/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -200,10 +201,12 @@ void vmmu_batch_switch_in(struct vmmu_batch_cpu *c, uint32_t saved);
  * own enqueue or flush, where it cannot be flushed: nothing queued), or
  * a refusal from the flush it caused.
  */
-int vmmu_batch_pte_write(struct vmmu_batch_cpu *c, uint64_t pte_ma,
-			 unsigned level, uint64_t val);
-int vmmu_batch_pte_update_ad(struct vmmu_batch_cpu *c, uint64_t pte_ma,
-			     unsigned level, uint64_t val);
+static inline int vmmu_batch_pte_write(struct vmmu_batch_cpu *c,
+				       uint64_t pte_ma, unsigned level,
+				       uint64_t val);
+static inline int vmmu_batch_pte_update_ad(struct vmmu_batch_cpu *c,
+					   uint64_t pte_ma, unsigned level,
+					   uint64_t val);
 int vmmu_batch_pin(struct vmmu_batch_cpu *c, uint64_t mfn, unsigned level);
 int vmmu_batch_unpin(struct vmmu_batch_cpu *c, uint64_t mfn);
 /** New root table: user false for the kernel's, true for the user's (0: none). */
@@ -220,6 +223,76 @@ int vmmu_batch_invlpg(struct vmmu_batch_cpu *c, uint64_t va,
 		      uint32_t words);
 /** Queue a prepared entry (its seq is set by the queue). */
 int vmmu_batch_queue(struct vmmu_batch_cpu *c, const struct vmmu_batch_entry *e);
+
+/*
+ * The fast path of a PTE write, inline: the outermost call in lazy mode
+ * with room in the main ring writes the slot and publishes it (plain
+ * stores, see batch/queue.c for why that is safe against handlers);
+ * everything else goes through vmmu_batch_queue.
+ */
+static inline int vmmu_batch_put_pte_(struct vmmu_batch_cpu *c, uint8_t kind,
+				      uint64_t pte_ma, unsigned level,
+				      uint64_t val)
+{
+	struct vmmu_batch_entry *slot;
+	uint64_t p;
+
+	if ((pte_ma & 7u) != 0 || level - 1u > 4u) {
+		return -VMMU_EINVAL;
+	}
+	if (__atomic_load_n(&c->depth, __ATOMIC_RELAXED) == 0 &&
+	    __atomic_load_n(&c->lazy, __ATOMIC_RELAXED) != 0 &&
+	    __atomic_load_n(&c->irq, __ATOMIC_RELAXED) == 0) {
+		__atomic_store_n(&c->depth, 1u, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		p = __atomic_load_n(&c->published, __ATOMIC_RELAXED);
+		if (p - __atomic_load_n(&c->submitted, __ATOMIC_RELAXED) <= c->mask) {
+			slot = &c->slots[p & c->mask];
+			slot->kind = kind;
+			slot->level = (uint8_t)level;
+			slot->target = 0;
+			slot->reserved_ = 0;
+			slot->mask_word = 0;
+			slot->ptr = pte_ma;
+			slot->val = val;
+			slot->seq = p;
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			__atomic_store_n(&c->published, p + 1, __ATOMIC_RELAXED);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			__atomic_store_n(&c->depth, 0u, __ATOMIC_RELAXED);
+			/* A handler in that window may have left work for us. */
+			return __atomic_load_n(&c->wanted, __ATOMIC_RELAXED) == 0
+				       ? 0
+				       : vmmu_batch_flush(c);
+		}
+		__atomic_store_n(&c->depth, 0u, __ATOMIC_RELAXED);
+	}
+	{
+		struct vmmu_batch_entry e;
+
+		__builtin_memset(&e, 0, sizeof(e));
+		e.kind = kind;
+		e.level = (uint8_t)level;
+		e.ptr = pte_ma;
+		e.val = val;
+		return vmmu_batch_queue(c, &e);
+	}
+}
+
+static inline int vmmu_batch_pte_write(struct vmmu_batch_cpu *c,
+				       uint64_t pte_ma, unsigned level,
+				       uint64_t val)
+{
+	return vmmu_batch_put_pte_(c, VMMU_BATCH_PTE_WRITE, pte_ma, level, val);
+}
+
+static inline int vmmu_batch_pte_update_ad(struct vmmu_batch_cpu *c,
+					   uint64_t pte_ma, unsigned level,
+					   uint64_t val)
+{
+	return vmmu_batch_put_pte_(c, VMMU_BATCH_PTE_UPDATE_AD, pte_ma, level,
+				   val);
+}
 
 /** Updates queued and not yet handed to the backend. */
 uint64_t vmmu_batch_pending(const struct vmmu_batch_cpu *c);

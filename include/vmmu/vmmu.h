@@ -15,6 +15,9 @@
 #include "frame.h"
 #include "pv_abi.h"
 #include "pv.h"
+#include "batch.h"
+#include "batch_exec.h"
+#include "batch_pv.h"
 
 #define VMMU_VERSION_MAJOR 0
 #define VMMU_VERSION_MINOR 1

@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "batch_exec.h"
 #include "batch_pv.h"
+#include "mpsc.h"
 
 #define VMMU_VERSION_MAJOR 0
 #define VMMU_VERSION_MINOR 1

@@ -10,6 +10,8 @@
 #   BENCH_CALLGRIND_CASES=.. name prefixes for bench-callgrind (default: all)
 #
 # The cases are C11 (bench/cases/*.c); the only C++ is bench/shim/main.cc.
+# scripts/deps.sh bench (deps-bench) installs what they need: g++,
+# libbenchmark-dev, libck-dev, liburcu-dev, valgrind, python3.
 # They link against $(LIBVMMU), the freestanding archive users get. That
 # archive is built -fno-pic, hence -no-pie for the host executable.
 
@@ -23,7 +25,15 @@ BENCH_HDRS     := bench/shim/bench_c.h $(wildcard bench/cases/*.h)
 BENCH_CFLAGS   := $(STD) -O2 -g $(WARN) $(INC) -Ibench/shim
 BENCH_CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror $(INC) -Ibench/shim
 BENCH_LDFLAGS  := -no-pie
-BENCH_LIBS     := -lbenchmark -lpthread
+# The peers (bench/cases/batch.c): Concurrency Kit's ck_ring is static
+# inline (libck-dev), and liburcu's wfcqueue is used through its
+# _LGPL_SOURCE static-inline variants (liburcu-dev; headers under
+# /usr/include/<multiarch>/urcu, which gcc searches by default), so neither
+# needs a library today. Their libraries (pkg-config ck, liburcu-cds) are
+# still named, --as-needed, so that a case calling an out-of-line variant
+# links; an unused one leaves no DT_NEEDED behind.
+BENCH_PEER_LIBS := -Wl,--as-needed -lurcu-cds -lurcu-common -lck -Wl,--no-as-needed
+BENCH_LIBS     := -lbenchmark -lpthread $(BENCH_PEER_LIBS)
 BENCH_ARGS     ?=
 BENCH_CALLGRIND_CASES ?=
 

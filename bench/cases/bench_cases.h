@@ -126,6 +126,11 @@ extern const struct bench_case bench_floor_xen_l1_atomics;
 extern const struct bench_case bench_pv_l1_update_batch512;
 extern const struct bench_case bench_pv_l1_update_fastpath;
 extern const struct bench_case bench_pv_pin_l4_tree_1gib;
+extern const struct bench_case bench_peer_ck_ring_spsc;
+extern const struct bench_case bench_peer_urcu_wfcq;
+extern const struct bench_case bench_batch_enqueue;
+extern const struct bench_case bench_unbatched_update_syscall;
+extern const struct bench_case bench_batch_flush512_syscall;
 extern const struct bench_case bench_shim_reset_overhead;
 
 #endif /* VMMU_BENCH_CASES_H */

@@ -23,6 +23,11 @@ const struct bench_case *const bench_cases[] = {
 	&bench_pv_l1_update_batch512,
 	&bench_pv_l1_update_fastpath,
 	&bench_pv_pin_l4_tree_1gib,
+	&bench_peer_ck_ring_spsc,
+	&bench_peer_urcu_wfcq,
+	&bench_batch_enqueue,
+	&bench_unbatched_update_syscall,
+	&bench_batch_flush512_syscall,
 	&bench_shim_reset_overhead,
 };
 

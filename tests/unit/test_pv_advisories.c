@@ -18,14 +18,16 @@
  *   - test_xsa402_upper_level_cache_attributes_refused
  *   - test_xsa248_hypervisor_frames_never_guest_mappable (only on a
  *     library that leaves guest-written reserved L4 slots in place)
- * test_xsa213_privilege_change_in_multicall is skipped: no multicall
- * executor in vmmu.
+ * test_xsa213_privilege_change_in_multicall runs vmmu's multicall
+ * executor (batch_exec.h).
  *
  * Machine frame n is page n of the test platform's arena. Frames 1..55
  * are DOM's, 56..63 OTHER's, frame 0 nobody's (the hypervisor's).
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <vmmu/batch_exec.h>
 
 #include "test_platform.h"
 #include "unit_check.h"
@@ -1278,16 +1280,83 @@ static void test_xsa286_l3_swap_then_update_va_mapping_hits_new_table(void **sta
 /* ==== 12. XSA-213: privilege change inside a multicall ========================= */
 
 /*
- * Not here: vmmu provides the three MMU hypercalls, not the multicall
- * executor or the guest's mode switches (iret), which belong to the
- * embedder. When the executor exists, its test must show that a subcall
- * leaving guest-kernel mode ends the batch and that later entries are not
- * run with the new privilege.
+ * A multicall whose second entry takes the vCPU to guest user mode (an
+ * iret, which the embedder runs through the executor's `other` hook):
+ * the third entry, an L1 update, must not run with the new privilege.
+ * The executor stops after the switching entry (vmmu_batch_exec returns
+ * VMMU_BATCH_EXEC_LEFT_KERNEL with done at the next entry), and refuses
+ * to start a multicall from user mode at all. The executor's own tests
+ * (tests/unit/test_batch_exec.c) cover the other positions.
  */
+struct xsa213 {
+	bool kernel;
+	unsigned others;
+};
+
+static void *xsa213_guest_ptr(void *ctx, const struct vmmu_pv_vcpu *v,
+			      uint64_t gva, size_t len)
+{
+	(void)ctx;
+	(void)v;
+	(void)len;
+	return (void *)(uintptr_t)gva; /* guest addresses are host pointers */
+}
+
+static bool xsa213_kernel(void *ctx, const struct vmmu_pv_vcpu *v)
+{
+	(void)v;
+	return ((struct xsa213 *)ctx)->kernel;
+}
+
+static int64_t xsa213_iret(void *ctx, struct vmmu_pv_vcpu *v,
+			   struct vmmu_pv_multicall_entry *e)
+{
+	struct xsa213 *x = ctx;
+
+	(void)v;
+	(void)e;
+	x->others++;
+	x->kernel = false;
+	return 0;
+}
+
 static void test_xsa213_privilege_change_in_multicall(void **state)
 {
-	(void)state;
-	skip();
+	struct fixture *fx = *state;
+	struct xsa213 x = {.kernel = true};
+	const struct vmmu_batch_exec_ops ops = {
+		.guest_ptr = xsa213_guest_ptr, .kernel_mode = xsa213_kernel,
+		.other = xsa213_iret, .ctx = &x};
+	struct vmmu_pv_mmu_update first = {PTR(4, 20), E(30, P | RW)};
+	struct vmmu_pv_mmu_update after = {PTR(4, 21), E(31, P | RW)};
+	struct vmmu_pv_multicall_entry calls[3] = {
+		{.op = VMMU_PV_HC_MMU_UPDATE,
+		 .args = {(uint64_t)(uintptr_t)&first, 1, 0, SELF}},
+		{.op = 23 /* iret */},
+		{.op = VMMU_PV_HC_MMU_UPDATE,
+		 .args = {(uint64_t)(uintptr_t)&after, 1, 0, SELF}},
+	};
+	uint32_t done = 0;
+
+	pin_tree_a(fx);
+	WHERE("the iret in the middle ends the multicall");
+	calls[2].result = 0x5a5a;
+	CHECK_EQ(vmmu_batch_exec(&fx->v[0], calls, 3, &done, &ops),
+		 VMMU_BATCH_EXEC_LEFT_KERNEL);
+	CHECK_EQ(done, 2);
+	CHECK_EQ(x.others, 1);
+	CHECK_EQ(calls[0].result, 0);
+	CHECK_EQ(tab(fx, 4)[20], E(30, P | RW));
+	CHECK_EQ(tab(fx, 4)[21], 0); /* never run in user mode */
+	CHECK_EQ(calls[2].result, 0x5a5a);
+	audit_all(fx);
+	WHERE("re-issued from user mode: refused, nothing run");
+	CHECK_EQ(vmmu_batch_exec(&fx->v[0], calls, 3, &done, &ops), -VMMU_EPERM);
+	CHECK_EQ(tab(fx, 4)[21], 0);
+	CHECK_EQ(mmu(&fx->v[0], PTR(4, 20), 0), 0);
+	audit_all(fx);
+	release_all(fx);
+	expect_baseline(fx);
 }
 
 /* ==== 13. XSA-212: bounds of a resumed index ==================================== */

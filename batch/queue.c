@@ -421,3 +421,13 @@ struct vmmu_batch_error vmmu_batch_last_error(const struct vmmu_batch_cpu *c)
 {
 	return c->error;
 }
+
+uint64_t vmmu_batch_next_seq(const struct vmmu_batch_cpu *c)
+{
+	return ld64(&c->published);
+}
+
+uint64_t vmmu_batch_applied(const struct vmmu_batch_cpu *c)
+{
+	return c->applied;
+}

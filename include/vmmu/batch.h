@@ -296,7 +296,15 @@ static inline int vmmu_batch_pte_update_ad(struct vmmu_batch_cpu *c,
 
 /** Updates queued and not yet handed to the backend. */
 uint64_t vmmu_batch_pending(const struct vmmu_batch_cpu *c);
-/** The last refusal on this CPU (rc 0: none). */
+/**
+ * The sequence number the next update queued by the outermost call on
+ * this CPU will get (vmmu_batch_error::seq counts in the same stream;
+ * updates queued by handlers inside a call are numbered from 2^63).
+ */
+uint64_t vmmu_batch_next_seq(const struct vmmu_batch_cpu *c);
+/** Updates applied on this CPU so far (handlers' included). */
+uint64_t vmmu_batch_applied(const struct vmmu_batch_cpu *c);
+/** The last refusal on this CPU (rc 0: none yet; it stays until the next). */
 struct vmmu_batch_error vmmu_batch_last_error(const struct vmmu_batch_cpu *c);
 
 /* --- backends ------------------------------------------------------------- */

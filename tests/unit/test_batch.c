@@ -123,7 +123,8 @@ static void test_immediate_outside_lazy_mode(void **state)
 	assert_int_equal(fx->rec.max_run, 1);
 	assert_log_writes(fx, 0, 0, 5);
 	assert_int_equal(fx->log[4].seq, 4);
-	assert_int_equal(fx->cpu.applied, 5);
+	assert_int_equal(vmmu_batch_applied(&fx->cpu), 5);
+	assert_int_equal(vmmu_batch_next_seq(&fx->cpu), 5);
 }
 
 /* Lazy mode queues until the outermost leave, which sends one run. */

@@ -128,6 +128,7 @@ check:
 
 -include tests/unit/unit.mk
 -include tests/model/model.mk
+-include tests/model/shadow.mk
 -include $(sort $(wildcard tests/stress/*.mk))
 -include tests/fuzz/fuzz.mk
 -include tests/qemu/qemu.mk

@@ -19,6 +19,7 @@
 #include "batch_exec.h"
 #include "batch_pv.h"
 #include "mpsc.h"
+#include "shadow.h"
 
 #define VMMU_VERSION_MAJOR 0
 #define VMMU_VERSION_MINOR 1

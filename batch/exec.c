@@ -13,6 +13,8 @@
  */
 #include <vmmu/batch_exec.h>
 
+#include "../mmu/internal.h"
+
 /* The two array hypercalls have one shape. */
 typedef int (*array_call)(struct vmmu_pv_vcpu *v, const void *reqs,
 			  uint32_t count, uint32_t *done, uint32_t foreigndom);
@@ -27,14 +29,6 @@ static int call_mmuext_op(struct vmmu_pv_vcpu *v, const void *reqs,
 			  uint32_t count, uint32_t *done, uint32_t foreigndom)
 {
 	return vmmu_pv_mmuext_op(v, reqs, count, done, foreigndom);
-}
-
-static bool should_yield(const struct vmmu_pv_vcpu *v)
-{
-	const struct vmmu_platform *plat = v->d->plat;
-
-	return plat->ops->should_yield != NULL &&
-	       plat->ops->should_yield(plat->ctx);
 }
 
 static bool in_kernel(const struct vmmu_batch_exec_ops *ops,
@@ -240,7 +234,7 @@ int vmmu_batch_exec(struct vmmu_pv_vcpu *v,
 		return -VMMU_EPERM;
 	}
 	for (i = start; i < n; i++) {
-		if (i != start && should_yield(v)) {
+		if (i != start && vmmu_should_yield(v->d->plat)) {
 			rc = -VMMU_ERESTART;
 			break;
 		}

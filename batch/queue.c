@@ -295,22 +295,18 @@ static inline void call_exit(struct vmmu_batch_cpu *c, uint32_t outer)
 static int put_main(struct vmmu_batch_cpu *c, const struct vmmu_batch_entry *e)
 {
 	uint64_t p = c->published;
-	struct vmmu_batch_entry *slot;
 
-	if (p - ld64(&c->submitted) > c->mask) {
+	if (!vmmu_batch_room_(c, p)) {
 		int rc = flush_now(c);
 		if (rc < 0) {
 			return rc;
 		}
-		if (p - ld64(&c->submitted) > c->mask) {
+		if (!vmmu_batch_room_(c, p)) {
 			return -VMMU_EBUSY; /* only if a flush could not run */
 		}
 	}
-	slot = &c->slots[p & c->mask];
-	*slot = *e;
-	slot->seq = p;
-	cpu_fence();
-	st64(&c->published, p + 1);
+	vmmu_batch_publish_(c, p, e->kind, e->level, e->target, e->mask_word,
+			    e->ptr, e->val);
 	return 0;
 }
 

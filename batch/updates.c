@@ -13,6 +13,15 @@ static bool level_ok(unsigned level)
 	return level >= 1 && level <= 5;
 }
 
+int vmmu_batch_pte_slow_(struct vmmu_batch_cpu *c, uint8_t kind,
+			 uint64_t pte_ma, unsigned level, uint64_t val)
+{
+	struct vmmu_batch_entry e = {.kind = kind, .level = (uint8_t)level,
+				     .ptr = pte_ma, .val = val};
+
+	return vmmu_batch_queue(c, &e);
+}
+
 /* Frames fit the 52-bit physical address space. */
 static bool mfn_ok(uint64_t mfn)
 {

@@ -228,9 +228,7 @@ int vmmu_ft_release(struct vmmu_ft *ft, uint64_t mfn, vmmu_domid_t dom)
 /* Wait for another CPU's (de)validation; false when the platform says stop. */
 static bool wait_for_validator(const struct vmmu_ft *ft)
 {
-	const struct vmmu_platform_ops *ops = ft->plat->ops;
-
-	if (ops->should_yield != NULL && ops->should_yield(ft->plat->ctx)) {
+	if (vmmu_should_yield(ft->plat)) {
 		return false;
 	}
 	__builtin_ia32_pause();

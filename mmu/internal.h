@@ -44,6 +44,13 @@ static inline void vmmu_unmap_table(const struct vmmu_platform *plat,
 	}
 }
 
+/* Whether a long operation should stop here (the platform's preemption check). */
+static inline bool vmmu_should_yield(const struct vmmu_platform *plat)
+{
+	return plat->ops->should_yield != NULL &&
+	       plat->ops->should_yield(plat->ctx);
+}
+
 static inline void vmmu_trace(const struct vmmu_platform *plat, uint32_t ev,
 			      uint64_t a, uint64_t b)
 {

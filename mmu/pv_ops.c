@@ -36,13 +36,6 @@ struct call {
 	bool flush; /* an L2-L4 entry changed */
 };
 
-static bool should_yield(const struct vmmu_pv_domain *d)
-{
-	const struct vmmu_platform_ops *ops = d->plat->ops;
-
-	return ops->should_yield != NULL && ops->should_yield(d->plat->ctx);
-}
-
 static void flush(const struct vmmu_pv_domain *d, uint32_t scope,
 		  uint64_t addr, uint64_t size, const uint64_t *mask,
 		  uint32_t mask_words)
@@ -363,7 +356,7 @@ static int update_entry(struct call *c, unsigned index, uint64_t val,
 		}
 		/* Another vCPU changed it first: give back and look again. */
 		if (put_entry(c->v, c->t.mfn, level, want) != 0 ||
-		    should_yield(c->d)) {
+		    vmmu_should_yield(c->d->plat)) {
 			return -VMMU_ERESTART;
 		}
 	}
@@ -503,7 +496,7 @@ static int run_batch(struct call *c, const void *reqs, size_t size,
 	int rc = settle_vcpu(c->v);
 
 	for (; rc == 0 && i < count; i++) {
-		if (i != *done && should_yield(c->d)) {
+		if (i != *done && vmmu_should_yield(c->d->plat)) {
 			rc = -VMMU_ERESTART;
 			break;
 		}

@@ -57,13 +57,6 @@ static void progress_store(uint64_t *w, const struct progress *p)
 	     ((uint64_t)p->special << 16);
 }
 
-static bool should_yield(const struct vmmu_pv_domain *d)
-{
-	const struct vmmu_platform_ops *ops = d->plat->ops;
-
-	return ops->should_yield != NULL && ops->should_yield(d->plat->ctx);
-}
-
 
 /* --- one entry ------------------------------------------------------------------ */
 
@@ -315,7 +308,7 @@ static int validate_entries(struct vmmu_pv_domain *d, uint64_t mfn,
 			}
 		}
 		p->next = i + 1;
-		if (level > 1 && p->next < ENTRIES && should_yield(d)) {
+		if (level > 1 && p->next < ENTRIES && vmmu_should_yield(d->plat)) {
 			return -VMMU_ERESTART;
 		}
 	}
@@ -437,7 +430,7 @@ static int release_entries(struct vmmu_pv_domain *d, uint64_t mfn,
 			}
 		}
 		p->next = i;
-		if (may_stop && level > 1 && p->next > 0 && should_yield(d)) {
+		if (may_stop && level > 1 && p->next > 0 && vmmu_should_yield(d->plat)) {
 			return -VMMU_ERESTART;
 		}
 	}

@@ -224,6 +224,39 @@ int vmmu_batch_invlpg(struct vmmu_batch_cpu *c, uint64_t va,
 /** Queue a prepared entry (its seq is set by the queue). */
 int vmmu_batch_queue(struct vmmu_batch_cpu *c, const struct vmmu_batch_entry *e);
 
+/* The PTE write's way through vmmu_batch_queue (batch/updates.c). */
+int vmmu_batch_pte_slow_(struct vmmu_batch_cpu *c, uint8_t kind,
+			 uint64_t pte_ma, unsigned level, uint64_t val);
+
+/*
+ * Main ring, for the outermost call on the CPU only (batch/queue.c says
+ * why that needs no atomic instruction): whether slot p is free, and
+ * writing entry e there in full before publishing it with one store.
+ */
+static inline bool vmmu_batch_room_(const struct vmmu_batch_cpu *c, uint64_t p)
+{
+	return p - __atomic_load_n(&c->submitted, __ATOMIC_RELAXED) <= c->mask;
+}
+
+static inline void vmmu_batch_publish_(struct vmmu_batch_cpu *c, uint64_t p,
+				       uint8_t kind, uint8_t level, uint8_t target,
+				       uint32_t mask_word, uint64_t ptr,
+				       uint64_t val)
+{
+	struct vmmu_batch_entry *slot = &c->slots[p & c->mask];
+
+	slot->kind = kind;
+	slot->level = level;
+	slot->target = target;
+	slot->reserved_ = 0;
+	slot->mask_word = mask_word;
+	slot->ptr = ptr;
+	slot->val = val;
+	slot->seq = p;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&c->published, p + 1, __ATOMIC_RELAXED);
+}
+
 /*
  * The fast path of a PTE write, inline: the outermost call in lazy mode
  * with room in the main ring writes the slot and publishes it (plain
@@ -234,7 +267,6 @@ static inline int vmmu_batch_put_pte_(struct vmmu_batch_cpu *c, uint8_t kind,
 				      uint64_t pte_ma, unsigned level,
 				      uint64_t val)
 {
-	struct vmmu_batch_entry *slot;
 	uint64_t p;
 
 	if ((pte_ma & 7u) != 0 || level - 1u > 4u) {
@@ -246,18 +278,9 @@ static inline int vmmu_batch_put_pte_(struct vmmu_batch_cpu *c, uint8_t kind,
 		__atomic_store_n(&c->depth, 1u, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		p = __atomic_load_n(&c->published, __ATOMIC_RELAXED);
-		if (p - __atomic_load_n(&c->submitted, __ATOMIC_RELAXED) <= c->mask) {
-			slot = &c->slots[p & c->mask];
-			slot->kind = kind;
-			slot->level = (uint8_t)level;
-			slot->target = 0;
-			slot->reserved_ = 0;
-			slot->mask_word = 0;
-			slot->ptr = pte_ma;
-			slot->val = val;
-			slot->seq = p;
-			__atomic_signal_fence(__ATOMIC_SEQ_CST);
-			__atomic_store_n(&c->published, p + 1, __ATOMIC_RELAXED);
+		if (vmmu_batch_room_(c, p)) {
+			vmmu_batch_publish_(c, p, kind, (uint8_t)level, 0, 0,
+					    pte_ma, val);
 			__atomic_signal_fence(__ATOMIC_SEQ_CST);
 			__atomic_store_n(&c->depth, 0u, __ATOMIC_RELAXED);
 			/* A handler in that window may have left work for us. */
@@ -267,16 +290,7 @@ static inline int vmmu_batch_put_pte_(struct vmmu_batch_cpu *c, uint8_t kind,
 		}
 		__atomic_store_n(&c->depth, 0u, __ATOMIC_RELAXED);
 	}
-	{
-		struct vmmu_batch_entry e;
-
-		__builtin_memset(&e, 0, sizeof(e));
-		e.kind = kind;
-		e.level = (uint8_t)level;
-		e.ptr = pte_ma;
-		e.val = val;
-		return vmmu_batch_queue(c, &e);
-	}
+	return vmmu_batch_pte_slow_(c, kind, pte_ma, level, val);
 }
 
 static inline int vmmu_batch_pte_write(struct vmmu_batch_cpu *c,

@@ -20,6 +20,8 @@ void pv_fixture_init(struct pv_fixture *fx, uint64_t nframes,
 {
 	memset(fx, 0, sizeof(*fx));
 	fx->nframes = nframes;
+	fx->own_last = own_last;
+	fx->next_free = 1;
 	test_platform_init(&fx->tp, nframes);
 	/* 16-byte aligned, as an embedder should give it (frame.h). */
 	fx->frames = aligned_alloc(64, nframes * sizeof(struct vmmu_frame));
@@ -46,6 +48,18 @@ void pv_fixture_fini(struct pv_fixture *fx)
 	free(fx->frames);
 	free(fx->work);
 	test_platform_fini(&fx->tp);
+}
+
+uint64_t pv_new_frame(struct pv_fixture *fx)
+{
+	uint64_t mfn = fx->next_free++;
+
+	if (mfn > fx->own_last) {
+		fprintf(stderr, "pv_fixture: the domain has no frame left\n");
+		abort();
+	}
+	memset(pv_table(fx, mfn), 0, 4096);
+	return mfn;
 }
 
 uint64_t *pv_table(const struct pv_fixture *fx, uint64_t mfn)

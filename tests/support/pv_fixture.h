@@ -20,6 +20,8 @@ struct pv_fixture {
 	struct vmmu_pv_vcpu v;
 	uint64_t *work; /* the audit's scratch */
 	uint64_t nframes;
+	uint64_t own_last;  /* the domain's frames are 1..own_last */
+	uint64_t next_free; /* pv_new_frame's next */
 };
 
 /*
@@ -33,6 +35,12 @@ void pv_fixture_init(struct pv_fixture *fx, uint64_t nframes,
 		     uint32_t flags);
 void pv_fixture_fini(struct pv_fixture *fx);
 
+/*
+ * The domain's next unused frame, zeroed (frames are handed out from 1
+ * up). Aborts when the domain has none left.
+ */
+uint64_t pv_new_frame(struct pv_fixture *fx);
+
 /* Machine frame mfn as a table of entries. */
 uint64_t *pv_table(const struct pv_fixture *fx, uint64_t mfn);
 
@@ -44,6 +52,17 @@ int pv_ext(struct pv_fixture *fx, uint32_t cmd, uint64_t arg1, uint64_t arg2);
  * (in buf) of the first inconsistency.
  */
 const char *pv_audit_problem(struct pv_fixture *fx, char *buf, size_t n);
+
+/* In a cmocka test: fail with the audit's first problem, if any. */
+#define PV_ASSERT_AUDIT_CLEAN(pvfx)                                          \
+	do {                                                                 \
+		char pv_buf_[256];                                           \
+		const char *pv_problem_ =                                    \
+			pv_audit_problem((pvfx), pv_buf_, sizeof(pv_buf_));  \
+		if (pv_problem_ != NULL) {                                   \
+			fail_msg("%s", pv_problem_);                         \
+		}                                                            \
+	} while (0)
 
 /* Every frame's state now, into base[0 .. ft->nframes). */
 void pv_snapshot(const struct vmmu_ft *ft, struct vmmu_frame_info *base);

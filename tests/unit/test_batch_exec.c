@@ -56,7 +56,6 @@ struct fixture {
 	struct pv_fixture pv; /* first: the platform's ctx is the fixture */
 	struct vmmu_platform_ops plat_ops;
 	struct vmmu_batch_exec_ops ops;
-	uint64_t next_free;
 	/* should_yield */
 	uint64_t queries, yield_at;
 	bool yield_all;
@@ -148,7 +147,6 @@ static struct fixture *fixture_new(void)
 		.other = other,
 		.ctx = fx,
 	};
-	fx->next_free = 1;
 	return fx;
 }
 
@@ -175,15 +173,6 @@ static uint64_t *table(struct fixture *fx, uint64_t mfn)
 	return pv_table(&fx->pv, mfn);
 }
 
-static uint64_t new_frame(struct fixture *fx)
-{
-	uint64_t mfn = fx->next_free++;
-
-	assert_true(mfn <= OWN_LAST);
-	memset(table(fx, mfn), 0, 4096);
-	return mfn;
-}
-
 static uint64_t entry(uint64_t mfn, uint64_t flags)
 {
 	return (mfn << 12) | flags;
@@ -207,12 +196,7 @@ static uint64_t gaddr(const void *p)
 
 static void assert_audit_clean(struct fixture *fx)
 {
-	char buf[256];
-	const char *problem = pv_audit_problem(&fx->pv, buf, sizeof(buf));
-
-	if (problem != NULL) {
-		fail_msg("%s", problem);
-	}
+	PV_ASSERT_AUDIT_CLEAN(&fx->pv);
 }
 
 /*
@@ -224,25 +208,25 @@ static void build_scene(struct fixture *fx)
 {
 	struct scene *s = &fx->s;
 
-	s->a = new_frame(fx);
-	s->b = new_frame(fx);
-	s->c = new_frame(fx);
-	s->d = new_frame(fx);
-	s->l1 = new_frame(fx);
-	s->l2 = new_frame(fx);
-	s->l3 = new_frame(fx);
-	s->l4 = new_frame(fx);
+	s->a = pv_new_frame(&fx->pv);
+	s->b = pv_new_frame(&fx->pv);
+	s->c = pv_new_frame(&fx->pv);
+	s->d = pv_new_frame(&fx->pv);
+	s->l1 = pv_new_frame(&fx->pv);
+	s->l2 = pv_new_frame(&fx->pv);
+	s->l3 = pv_new_frame(&fx->pv);
+	s->l4 = pv_new_frame(&fx->pv);
 	table(fx, s->l1)[0] = entry(s->a, P | RW | US);
 	table(fx, s->l2)[1] = entry(s->l1, P | RW | US);
 	table(fx, s->l3)[1] = entry(s->l2, P | RW | US);
 	table(fx, s->l4)[1] = entry(s->l3, P | RW | US);
 	assert_int_equal(pv_ext(&fx->pv, VMMU_PV_MMUEXT_PIN_L4_TABLE, s->l4, 0), 0);
 	assert_int_equal(pv_ext(&fx->pv, VMMU_PV_MMUEXT_NEW_BASEPTR, s->l4, 0), 0);
-	s->spare = new_frame(fx);
+	s->spare = pv_new_frame(&fx->pv);
 	table(fx, s->spare)[0] = entry(s->b, P | US);
-	s->big = new_frame(fx);
+	s->big = pv_new_frame(&fx->pv);
 	for (unsigned i = 0; i < 2; i++) {
-		uint64_t l1 = new_frame(fx);
+		uint64_t l1 = pv_new_frame(&fx->pv);
 
 		table(fx, l1)[i] = entry(s->c, P | US);
 		table(fx, s->big)[10 + i] = entry(l1, P | RW | US);

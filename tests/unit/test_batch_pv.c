@@ -70,7 +70,6 @@ struct fixture {
 	struct vmmu_batch_pv bp;
 	struct vmmu_batch_pv_scratch scratch[NCPUS];
 	struct cpu_mem mem[NCPUS];
-	uint64_t next_free;
 	bool yield_all;
 	uint64_t restarts;
 	/* hypercalls */
@@ -128,12 +127,7 @@ static void *guest_ptr(void *ctx, const struct vmmu_pv_vcpu *v, uint64_t gva,
 
 static void assert_audit_clean(struct fixture *fx)
 {
-	char buf[256];
-	const char *problem = pv_audit_problem(&fx->pv, buf, sizeof(buf));
-
-	if (problem != NULL) {
-		fail_msg("%s", problem);
-	}
+	PV_ASSERT_AUDIT_CLEAN(&fx->pv);
 }
 
 static void record(struct fixture *fx, uint32_t cpu,
@@ -224,15 +218,6 @@ static uint64_t *table(struct fixture *fx, uint64_t mfn)
 	return pv_table(&fx->pv, mfn);
 }
 
-static uint64_t new_frame(struct fixture *fx)
-{
-	uint64_t mfn = fx->next_free++;
-
-	assert_true(mfn <= OWN_LAST);
-	memset(table(fx, mfn), 0, 4096);
-	return mfn;
-}
-
 static uint64_t entry(uint64_t mfn, uint64_t flags)
 {
 	return (mfn << 12) | flags;
@@ -252,14 +237,14 @@ static uint64_t va(unsigned i)
 /* L4 -> L3 -> L2 -> L1 (index 1 each), pinned and loaded; a spare L1. */
 static void build_scene(struct fixture *fx)
 {
-	fx->a = new_frame(fx);
-	fx->b = new_frame(fx);
-	fx->c = new_frame(fx);
-	fx->l1 = new_frame(fx);
-	fx->l2 = new_frame(fx);
-	fx->l3 = new_frame(fx);
-	fx->l4 = new_frame(fx);
-	fx->spare = new_frame(fx);
+	fx->a = pv_new_frame(&fx->pv);
+	fx->b = pv_new_frame(&fx->pv);
+	fx->c = pv_new_frame(&fx->pv);
+	fx->l1 = pv_new_frame(&fx->pv);
+	fx->l2 = pv_new_frame(&fx->pv);
+	fx->l3 = pv_new_frame(&fx->pv);
+	fx->l4 = pv_new_frame(&fx->pv);
+	fx->spare = pv_new_frame(&fx->pv);
 	table(fx, fx->l1)[0] = entry(fx->a, P | RW | US);
 	table(fx, fx->l2)[1] = entry(fx->l1, P | RW | US);
 	table(fx, fx->l3)[1] = entry(fx->l2, P | RW | US);
@@ -286,7 +271,6 @@ static int setup(void **state)
 		.guest_ptr = guest_ptr,
 		.flags = VMMU_BATCH_EXEC_STOP_ON_ERROR,
 	};
-	fx->next_free = 1;
 	build_scene(fx);
 	init_backend(fx, 8, 16, 8, 4, 0);
 	*state = fx;

@@ -55,12 +55,7 @@ static uint64_t *table(struct fixture *fx, uint64_t mfn)
 
 static void assert_audit_clean(struct fixture *fx)
 {
-	char buf[200];
-	const char *problem = pv_audit_problem(&fx->pv, buf, sizeof(buf));
-
-	if (problem != NULL) {
-		fail_msg("%s", problem);
-	}
+	PV_ASSERT_AUDIT_CLEAN(&fx->pv);
 }
 
 /* Nothing held anywhere: every frame back to its allocation reference. */

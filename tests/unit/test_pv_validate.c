@@ -32,7 +32,6 @@
 
 struct fixture {
 	struct pv_fixture pv;
-	uint64_t next_free; /* next frame to hand out */
 	struct vmmu_frame_info baseline[NFRAMES];
 };
 
@@ -43,7 +42,6 @@ static int setup(void **state)
 	assert_non_null(fx);
 	/* Frames 1..NFRAMES-9 are DOM's, the last 8 OTHER_DOM's; 0 nobody's. */
 	pv_fixture_init(&fx->pv, NFRAMES, NFRAMES - 9, DOM, OTHER_DOM, 0);
-	fx->next_free = 1;
 	*state = fx;
 	return 0;
 }
@@ -63,15 +61,6 @@ static uint64_t *table(struct fixture *fx, uint64_t mfn)
 }
 
 /* A fresh zeroed frame of DOM's. */
-static uint64_t new_frame(struct fixture *fx)
-{
-	uint64_t mfn = fx->next_free++;
-
-	assert_true(mfn < NFRAMES - 8);
-	memset(table(fx, mfn), 0, 4096);
-	return mfn;
-}
-
 static struct vmmu_frame_info info(struct fixture *fx, uint64_t mfn)
 {
 	struct vmmu_frame_info i;
@@ -105,7 +94,7 @@ static uint64_t entry(uint64_t mfn, uint64_t flags)
 /* An L1 mapping data frames ro (read-only) and rw (writable). */
 static uint64_t make_l1(struct fixture *fx, uint64_t ro, uint64_t rw)
 {
-	uint64_t l1 = new_frame(fx);
+	uint64_t l1 = pv_new_frame(&fx->pv);
 
 	table(fx, l1)[0] = entry(ro, P | US);
 	table(fx, l1)[7] = entry(rw, P | RW | US);
@@ -118,7 +107,7 @@ static uint64_t make_tree(struct fixture *fx, uint64_t l1, unsigned idx)
 	uint64_t t = l1;
 
 	for (unsigned level = 2; level <= 4; level++) {
-		uint64_t up = new_frame(fx);
+		uint64_t up = pv_new_frame(&fx->pv);
 		table(fx, up)[idx] = entry(t, P | RW | US);
 		t = up;
 	}
@@ -139,7 +128,7 @@ static void put_all(struct fixture *fx, uint64_t mfn)
 static void test_l1_takes_a_ref_per_mapping_and_writable_type(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t ro = new_frame(fx), rw = new_frame(fx);
+	uint64_t ro = pv_new_frame(&fx->pv), rw = pv_new_frame(&fx->pv);
 	uint64_t l1 = make_l1(fx, ro, rw);
 
 	snapshot(fx);
@@ -158,9 +147,9 @@ static void test_l1_takes_a_ref_per_mapping_and_writable_type(void **state)
 static void test_read_only_rule_both_ways(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t data = new_frame(fx), other = new_frame(fx);
+	uint64_t data = pv_new_frame(&fx->pv), other = pv_new_frame(&fx->pv);
 	uint64_t l1a = make_l1(fx, data, other);
-	uint64_t l1b = new_frame(fx);
+	uint64_t l1b = pv_new_frame(&fx->pv);
 
 	/* l1a is a table now: a writable mapping of it is refused... */
 	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l1a, 1), 0);
@@ -182,7 +171,7 @@ static void test_read_only_rule_both_ways(void **state)
 static void test_refused_l1_entries(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t data = new_frame(fx), l1 = new_frame(fx);
+	uint64_t data = pv_new_frame(&fx->pv), l1 = pv_new_frame(&fx->pv);
 	const struct {
 		const char *what;
 		uint64_t e;
@@ -225,10 +214,10 @@ static void test_refused_l1_entries(void **state)
 static void test_tree_validates_down_and_releases_up(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t ro = new_frame(fx), rw = new_frame(fx);
+	uint64_t ro = pv_new_frame(&fx->pv), rw = pv_new_frame(&fx->pv);
 	uint64_t l1 = make_l1(fx, ro, rw);
 	uint64_t l4 = make_tree(fx, l1, 5);
-	uint64_t l2 = table(fx, fx->next_free - 2)[5] >> 12;
+	uint64_t l2 = table(fx, fx->pv.next_free - 2)[5] >> 12;
 
 	snapshot(fx);
 	assert_int_equal(vmmu_pv_table_get(&fx->pv.d, l4, 4), 0);
@@ -250,8 +239,8 @@ static void test_tree_validates_down_and_releases_up(void **state)
 static void test_wrong_level_and_superpages_refused(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t data = new_frame(fx), l1 = make_l1(fx, data, data);
-	uint64_t l2 = new_frame(fx), l3 = new_frame(fx);
+	uint64_t data = pv_new_frame(&fx->pv), l1 = make_l1(fx, data, data);
+	uint64_t l2 = pv_new_frame(&fx->pv), l3 = pv_new_frame(&fx->pv);
 
 	(void)l3;
 	snapshot(fx);
@@ -271,7 +260,7 @@ static void test_wrong_level_and_superpages_refused(void **state)
 static void test_self_reference_refused_without_deadlock(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t l4 = new_frame(fx);
+	uint64_t l4 = pv_new_frame(&fx->pv);
 
 	snapshot(fx);
 	table(fx, l4)[100] = entry(l4, P); /* read-only self map */
@@ -283,7 +272,7 @@ static void test_reserved_l4_slots_are_not_the_guests(void **state)
 {
 	struct fixture *fx = *state;
 	uint64_t reserved[8] = {0};
-	uint64_t l4 = new_frame(fx);
+	uint64_t l4 = pv_new_frame(&fx->pv);
 
 	reserved[256 / 64] = 0xffffull; /* 256..271, as Xen */
 	assert_int_equal(vmmu_pv_domain_init(&fx->pv.d, &fx->pv.ft, &fx->pv.tp.plat, DOM,
@@ -303,11 +292,11 @@ static void test_reserved_l4_slots_are_not_the_guests(void **state)
 static void test_refusal_deep_in_a_tree_rolls_back(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t ro = new_frame(fx), rw = new_frame(fx);
+	uint64_t ro = pv_new_frame(&fx->pv), rw = pv_new_frame(&fx->pv);
 	uint64_t good = make_tree(fx, make_l1(fx, ro, rw), 1);
 	uint64_t bad_l1 = make_l1(fx, ro, rw);
 	uint64_t bad = make_tree(fx, bad_l1, 2);
-	uint64_t l4 = new_frame(fx);
+	uint64_t l4 = pv_new_frame(&fx->pv);
 
 	table(fx, bad_l1)[300] = entry(NFRAMES - 2, P); /* foreign frame */
 	table(fx, l4)[0] = table(fx, good)[1];
@@ -322,7 +311,7 @@ static void test_refusal_deep_in_a_tree_rolls_back(void **state)
 static void test_preempted_validation_continues_to_the_same_result(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t ro = new_frame(fx), rw = new_frame(fx);
+	uint64_t ro = pv_new_frame(&fx->pv), rw = pv_new_frame(&fx->pv);
 	uint64_t l4 = make_tree(fx, make_l1(fx, ro, rw), 3);
 	unsigned restarts = 0;
 	int rc;
@@ -352,7 +341,7 @@ static void test_preempted_validation_continues_to_the_same_result(void **state)
 static void test_abandoned_validation_leaves_nothing(void **state)
 {
 	struct fixture *fx = *state;
-	uint64_t ro = new_frame(fx), rw = new_frame(fx);
+	uint64_t ro = pv_new_frame(&fx->pv), rw = pv_new_frame(&fx->pv);
 	uint64_t l4 = make_tree(fx, make_l1(fx, ro, rw), 3);
 	int rc;
 

@@ -2,100 +2,24 @@
 /*
  * The shadow fault path: walk the guest tables (the foundation walker sets
  * guest A/D), translate the guest frame through the p2m, plan the shadow
- * path from the root down (one (gfn, role) per level), take every frame
- * the plan needs before the first entry is written, then link and install
- * the leaf. Guest large pages are split into "direct" shadow pages of 4K
- * leaves. Upper shadow entries grant everything; the leaf carries the
- * guest's effective rights, read-only while the guest D bit is clear.
+ * path from the root down (one (gfn, role) per level), make room and take
+ * every frame the plan needs before the first entry is written, then link
+ * the path, install the leaf and prefetch its neighbours. Guest large
+ * pages are split into "direct" shadow pages of 4K leaves. Upper shadow
+ * entries grant everything; the leaf carries the guest's effective
+ * rights, read-only while the guest D bit is clear.
  */
 #include "internal.h"
 
-/* The path a fault needs: pages[l] is the shadow table at level l. */
+/* The path a fault needs: level l's shadow table is (gfn[l], role[l]). */
 struct sh_plan {
 	uint64_t gfn[VMMU_LEVEL_MAX + 1];
 	uint32_t role[VMMU_LEVEL_MAX + 1];
-	uint64_t hpa[VMMU_LEVEL_MAX + 1]; /* 0 = to create */
+	int32_t idx[VMMU_LEVEL_MAX + 1];    /* descriptor, -1 = to create */
 	uint64_t frame[VMMU_LEVEL_MAX + 1]; /* taken for the missing ones */
-	unsigned top, missing;
+	uint64_t aux[VMMU_LEVEL_MAX + 1];   /* level 1: its reverse-map links */
+	unsigned top, bottom, missing;
 };
-
-static int mode_role(const struct vmmu_fmt *fmt, const struct vmmu_cpu_state *c,
-		     uint32_t *role)
-{
-	bool wp = (c->cr0 & VMMU_CR0_WP) != 0;
-
-	if (c->cr4 & (VMMU_CR4_PKE | VMMU_CR4_PKS)) {
-		return -VMMU_ENOTSUP; /* keys are not virtualized (docs/shadow.md) */
-	}
-	*role = (wp ? VMMU_SHADOW_ROLE_WP : 0) |
-		((!wp && (c->cr4 & VMMU_CR4_SMEP)) ? VMMU_SHADOW_ROLE_SMEP_NOWP : 0) |
-		((!wp && (c->cr4 & VMMU_CR4_SMAP)) ? VMMU_SHADOW_ROLE_SMAP_NOWP : 0) |
-		((c->efer & VMMU_EFER_NXE) ? VMMU_SHADOW_ROLE_NXE : 0) |
-		(fmt->levels == 5 ? VMMU_SHADOW_ROLE_LA57 : 0);
-	return 0;
-}
-
-int vmmu_shadow_vcpu_init(struct vmmu_shadow_vcpu *v, struct vmmu_shadow *sh,
-			  const struct vmmu_fmt *guest_fmt,
-			  const struct vmmu_platform *guest_plat,
-			  const struct vmmu_cpu_state *cpu, uint64_t cr3)
-{
-	uint32_t role;
-
-	if (v == NULL || sh == NULL || guest_fmt == NULL || cpu == NULL ||
-	    guest_fmt->levels != sh->fmt->levels) {
-		return -VMMU_EINVAL;
-	}
-	int rc = mode_role(guest_fmt, cpu, &role);
-	if (rc != 0) {
-		return rc;
-	}
-	*v = (struct vmmu_shadow_vcpu){.sh = sh, .mode_role = role};
-	rc = vmmu_walker_init(&v->walker, guest_fmt, guest_plat, cpu);
-	if (rc != 0) {
-		return rc;
-	}
-	return vmmu_shadow_new_cr3(v, cr3);
-}
-
-int vmmu_shadow_set_cpu(struct vmmu_shadow_vcpu *v,
-			const struct vmmu_cpu_state *cpu)
-{
-	uint32_t role;
-
-	if (v == NULL || cpu == NULL) {
-		return -VMMU_EINVAL;
-	}
-	int rc = mode_role(v->walker.fmt, cpu, &role);
-	if (rc != 0) {
-		return rc;
-	}
-	rc = vmmu_walker_set_cpu(&v->walker, cpu);
-	if (rc != 0) {
-		return rc;
-	}
-	if (role != v->mode_role) {
-		v->mode_role = role;
-		v->root_hpa = 0; /* another role, another root */
-	}
-	return 0;
-}
-
-int vmmu_shadow_new_cr3(struct vmmu_shadow_vcpu *v, uint64_t cr3)
-{
-	if (v == NULL || (cr3 & v->walker.cr3_rsvd) != 0) {
-		return -VMMU_EINVAL;
-	}
-	/* Bit 63 (PCID no-flush) and PCID bits do not select tables. */
-	v->cr3 = cr3 & ~(1ull << 63);
-	v->root_hpa = 0;
-	return 0;
-}
-
-static uint32_t root_role(const struct vmmu_shadow_vcpu *v)
-{
-	return v->mode_role | SH_ACC_ALL | v->walker.levels;
-}
 
 /* Rights an entry grants, as role access bits. */
 static uint32_t entry_acc(const struct vmmu_fmt *fmt, unsigned l, vmmu_pte_t e)
@@ -112,6 +36,14 @@ static uint32_t perm_acc(uint32_t perm)
 	return ((perm & VMMU_PERM_W) ? VMMU_SHADOW_ROLE_ACC_W : 0) |
 	       ((perm & VMMU_PERM_U) ? VMMU_SHADOW_ROLE_ACC_U : 0) |
 	       ((perm & VMMU_PERM_X) ? VMMU_SHADOW_ROLE_ACC_X : 0);
+}
+
+static uint32_t acc_perm(uint32_t acc)
+{
+	return VMMU_PERM_R |
+	       ((acc & VMMU_SHADOW_ROLE_ACC_W) ? VMMU_PERM_W : 0) |
+	       ((acc & VMMU_SHADOW_ROLE_ACC_U) ? VMMU_PERM_U : 0) |
+	       ((acc & VMMU_SHADOW_ROLE_ACC_X) ? VMMU_PERM_X : 0);
 }
 
 /*
@@ -139,107 +71,175 @@ static void plan_child(const struct vmmu_shadow_vcpu *v, const struct vmmu_walk 
 			 VMMU_SHADOW_ROLE_DIRECT | (dirty ? VMMU_SHADOW_ROLE_DIRTY : 0);
 }
 
-/* Fill in the plan: root only (w == NULL) or the whole path of w. */
-static void plan_path(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
-		      struct sh_plan *p)
+/*
+ * Whether the plan is the vCPU's last fill path in the same 2 MiB region
+ * with nothing unlinked or zapped since: then every page exists and every
+ * upper link of the region is in place (no lookup, no relinking).
+ */
+static bool plan_cached(const struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
+			uint64_t tag)
+{
+	const struct vmmu_shadow_path *c = &v->last;
+
+	if (c->tag != tag || c->epoch != v->sh->epoch || c->gen != v->sh->gen ||
+	    p->bottom != 1) {
+		return false;
+	}
+	for (unsigned l = 1; l <= p->top; l++) {
+		if (c->gfn[l] != p->gfn[l] || c->role[l] != p->role[l]) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Fill in the plan: root only (w == NULL) or the whole path of w; true
+ * when it is the cached last path (see plan_cached). */
+static bool plan_path(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
+		      struct sh_plan *p, uint64_t tag)
 {
 	struct vmmu_shadow *sh = v->sh;
 	unsigned top = v->walker.levels;
-	unsigned bottom = w == NULL ? top : 1;
 
 	p->top = top;
+	p->bottom = w == NULL ? top : 1;
 	p->missing = 0;
-	p->gfn[top] = (v->cr3 & v->walker.addr_mask) >> VMMU_PAGE_SHIFT;
-	p->role[top] = root_role(v);
-	for (unsigned l = top; l >= bottom; l--) {
-		if (l < top) {
-			plan_child(v, w, l + 1, p);
-		}
-		int32_t i = sh_find(sh, p->gfn[l], p->role[l]);
-		p->hpa[l] = i < 0 ? 0 : sh->pages[i].hpa;
-		p->frame[l] = 0;
-		p->missing += i < 0;
-		if (l == bottom) {
-			break;
-		}
+	p->gfn[top] = sh_root_gfn(v);
+	p->role[top] = sh_root_role(v);
+	for (unsigned l = top - 1; l >= p->bottom && w != NULL; l--) {
+		plan_child(v, w, l + 1, p);
 	}
+	bool cached = plan_cached(v, p, tag);
+	for (unsigned l = p->bottom; l <= top; l++) {
+		p->idx[l] = cached ? v->last.idx[l] : sh_find(sh, p->gfn[l], p->role[l]);
+		p->frame[l] = p->aux[l] = 0;
+		p->missing += p->idx[l] < 0;
+	}
+	return cached;
 }
 
-static void give_back(struct vmmu_shadow *sh, struct sh_plan *p, unsigned bottom)
+/* Remember a linked fill path for the next fault in its region. */
+static void plan_remember(struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
+			  uint64_t tag)
 {
-	for (unsigned l = bottom; l <= p->top; l++) {
+	struct vmmu_shadow_path *c = &v->last;
+
+	for (unsigned l = 1; l <= p->top; l++) {
+		c->gfn[l] = p->gfn[l];
+		c->role[l] = p->role[l];
+		c->idx[l] = p->idx[l];
+	}
+	c->tag = tag;
+	c->epoch = v->sh->epoch;
+	c->gen = v->sh->gen;
+}
+
+static void give_back(struct vmmu_shadow *sh, struct sh_plan *p)
+{
+	for (unsigned l = p->bottom; l <= p->top; l++) {
 		if (p->frame[l] != 0) {
-			sh->plat->ops->frame_free(sh->plat->ctx, vmmu_hpa(p->frame[l]));
-			p->frame[l] = 0;
+			sh_free_frame(sh, p->frame[l]);
 		}
+		if (p->aux[l] != 0) {
+			sh_free_frame(sh, p->aux[l]);
+		}
+		p->frame[l] = p->aux[l] = 0;
 	}
 }
 
-/* Take a frame for every missing page of the plan; all or nothing. */
-static int take_frames(struct vmmu_shadow *sh, struct sh_plan *p, unsigned bottom)
+/* Take a frame (and level 1 its link frame) per missing page; all or nothing. */
+static int take_frames(struct vmmu_shadow_vcpu *v, struct sh_plan *p)
 {
-	if (sh->used_pages + p->missing > sh->max_pages) {
-		return -VMMU_ENOMEM;
-	}
-	for (unsigned l = bottom; l <= p->top; l++) {
-		vmmu_hpa_t f;
-		if (p->hpa[l] != 0) {
+	for (unsigned l = p->bottom; l <= p->top; l++) {
+		if (p->idx[l] >= 0) {
 			continue;
 		}
-		if (sh->plat->ops->frame_alloc(sh->plat->ctx, &f) != 0 || f.v == 0) {
-			give_back(sh, p, bottom);
+		if (sh_take_frame(v, &p->frame[l]) != 0 ||
+		    (l == 1 && sh_take_frame(v, &p->aux[l]) != 0)) {
+			give_back(v->sh, p);
 			return -VMMU_ENOMEM;
 		}
-		p->frame[l] = f.v;
 	}
 	return 0;
 }
 
+/* Evict up to n of the oldest pages; false when none could go. */
+static bool evict_some(struct vmmu_shadow *sh, uint32_t n)
+{
+	uint32_t before = sh->used_pages;
+
+	(void)sh_reclaim(sh, sh->max_pages - sh->used_pages + n);
+	return sh->used_pages < before;
+}
+
 /*
- * Plan and take every frame the path needs. When the pool (or the
- * platform) is exhausted, reclaim by zapping everything once and plan
- * again; -VMMU_ENOMEM only if even an empty pool cannot hold the path.
+ * Plan and take every frame the path needs. When the pool limit (or the
+ * platform) runs out, evict oldest-first and plan again: eviction may
+ * have taken pages of this very path. -VMMU_ENOMEM only when nothing
+ * evictable is left.
  */
 static int prepare(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
-		   struct sh_plan *p)
+		   struct sh_plan *p, uint64_t tag, bool *cached)
 {
-	unsigned bottom = w == NULL ? v->walker.levels : 1;
+	struct vmmu_shadow *sh = v->sh;
 
-	if (v->gen != v->sh->gen) {
-		v->root_hpa = 0;
+	for (;;) {
+		*cached = plan_path(v, w, p, tag);
+		if (sh->max_pages - sh->used_pages < p->missing) {
+			if (!evict_some(sh, p->missing)) {
+				return -VMMU_ENOMEM;
+			}
+			continue;
+		}
+		if (take_frames(v, p) == 0) {
+			return 0;
+		}
+		if (!evict_some(sh, 1)) {
+			return -VMMU_ENOMEM;
+		}
 	}
-	plan_path(v, w, p);
-	if (take_frames(v->sh, p, bottom) == 0) {
-		return 0;
+}
+
+/* Create one planned page; a frame that becomes a page table is protected. */
+static bool create_page(struct vmmu_shadow_vcpu *v, struct sh_plan *p, unsigned l)
+{
+	struct vmmu_shadow *sh = v->sh;
+	bool direct = sh_is_direct(p->role[l]);
+	bool flush = false;
+	int32_t k = sh_oos_find(sh, p->gfn[l]);
+
+	if (!direct && l > 1 && k >= 0) {
+		flush = sh_resync(v, (uint32_t)k); /* upper levels stay in sync */
 	}
-	if (v->sh->used_pages == 0) {
-		return -VMMU_ENOMEM;
+	bool fresh = !direct && !sh_tracked(sh, p->gfn[l]);
+	p->idx[l] = (int32_t)sh_create(sh, p->gfn[l], p->role[l], p->frame[l],
+				       p->aux[l]);
+	p->frame[l] = p->aux[l] = 0;
+	if (fresh) {
+		flush |= sh_write_protect(sh, p->gfn[l]);
 	}
-	vmmu_shadow_zap_all(v->sh);
-	v->root_hpa = 0;
-	plan_path(v, w, p);
-	return take_frames(v->sh, p, bottom);
+	return flush;
 }
 
 /* Create the planned pages (frames already taken) and record the root. */
-static void commit_pages(struct vmmu_shadow_vcpu *v, struct sh_plan *p,
-			 unsigned bottom)
+static void commit_pages(struct vmmu_shadow_vcpu *v, struct sh_plan *p)
 {
-	for (unsigned l = p->top; l >= bottom; l--) {
-		if (p->hpa[l] == 0) {
-			bool fresh = !(p->role[l] & VMMU_SHADOW_ROLE_DIRECT) &&
-				     vmmu_shadow_tracked(v->sh, p->gfn[l]) == 0;
-			p->hpa[l] = sh_create(v->sh, p->gfn[l], p->role[l], p->frame[l]);
-			if (fresh) {
-				sh_write_protect(v->sh, p->gfn[l]);
-			}
+	bool flush = false;
+
+	for (unsigned l = p->top; l >= p->bottom; l--) {
+		if (p->idx[l] < 0) {
+			flush |= create_page(v, p, l);
+		} else {
+			v->sh->pages[p->idx[l]].flood = 0; /* in use: not flooded */
 		}
-		if (l == bottom) {
+		if (l == p->bottom) {
 			break;
 		}
 	}
-	v->root_hpa = p->hpa[p->top];
-	v->gen = v->sh->gen;
+	if (flush) {
+		sh_flush_all(v->sh, VMMU_TLB_ALL);
+	}
+	sh_set_root(v, p->gfn[p->top], p->role[p->top], (uint32_t)p->idx[p->top]);
 }
 
 int vmmu_shadow_root(struct vmmu_shadow_vcpu *v, uint64_t *root)
@@ -250,11 +250,12 @@ int vmmu_shadow_root(struct vmmu_shadow_vcpu *v, uint64_t *root)
 		return -VMMU_EINVAL;
 	}
 	if (v->root_hpa == 0 || v->gen != v->sh->gen) {
-		int rc = prepare(v, NULL, &p);
+		bool cached;
+		int rc = prepare(v, NULL, &p, ~0ull, &cached);
 		if (rc != 0) {
 			return rc;
 		}
-		commit_pages(v, &p, p.top);
+		commit_pages(v, &p);
 	}
 	*root = v->root_hpa;
 	return 0;
@@ -264,26 +265,21 @@ int vmmu_shadow_root(struct vmmu_shadow_vcpu *v, uint64_t *root)
 static void link_path(struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
 		      uint64_t gva)
 {
-	const struct vmmu_fmt *fmt = v->sh->fmt;
+	struct vmmu_shadow *sh = v->sh;
+	const struct vmmu_fmt *fmt = sh->fmt;
 	bool stale = false;
 
 	for (unsigned l = p->top; l > 1; l--) {
-		vmmu_pte_t want = vmmu_pte_make_table(fmt, l, p->hpa[l - 1]) |
+		vmmu_pte_t want = vmmu_pte_make_table(fmt, l, sh->pages[p->idx[l - 1]].hpa) |
 				  fmt->level[l].accessed;
-		vmmu_pte_t *t = vmmu_map_table(v->sh->plat, p->hpa[l]);
-		VMMU_CHECK(v->sh->plat, t != NULL);
-		vmmu_pte_t *slot = &t[vmmu_fmt_index(fmt, l, gva)];
-		vmmu_pte_t old = vmmu_pte_load(slot);
-		if (old != want) {
-			/* Only not-present slots are expected: a present one
-			 * that differs means a missed guest write; heal it. */
-			stale |= vmmu_pte_present(fmt, l, old);
-			vmmu_pte_store(slot, want);
-		}
-		vmmu_unmap_table(v->sh->plat, t);
+		vmmu_pte_t old = sh_upper_set(sh, (uint32_t)p->idx[l],
+					      vmmu_fmt_index(fmt, l, gva), want);
+		/* Only not-present slots are expected: a present one that
+		 * differs (a guest D change on a large leaf) is healed. */
+		stale |= old != want && vmmu_pte_present(fmt, l, old);
 	}
 	if (stale) {
-		sh_flush_all(v->sh, VMMU_TLB_ALL);
+		sh_flush_all(sh, VMMU_TLB_ALL);
 	}
 }
 
@@ -301,36 +297,33 @@ struct sh_leaf {
  * SMEP since the guest forbids that fetch) until a user access flips it
  * back; with SMAP that trick would let supervisor reads through, so the
  * write is emulated instead. The leaf is read-only while guest D=0 and
- * while its frame is a tracked guest page table.
+ * while its frame is a tracked (in-sync) guest page table.
  */
-static struct sh_leaf leaf_rights(const struct vmmu_shadow_vcpu *v,
-				  const struct vmmu_walk *w, uint32_t access,
-				  bool tracked)
+static struct sh_leaf leaf_rights(uint32_t mode, uint32_t perm, bool dirty,
+				  uint32_t access, bool protect)
 {
-	const struct vmmu_fmt *gf = v->walker.fmt;
-	bool dirty = (w->pte[w->level] & gf->level[w->level].dirty) != 0;
 	bool write = (access & VMMU_ACC_WRITE) != 0;
 	bool sup_write = write && !(access & VMMU_ACC_USER);
 	struct sh_leaf r = {
-		.w = w->perm & VMMU_PERM_W, .u = w->perm & VMMU_PERM_U,
-		.x = w->perm & VMMU_PERM_X,
+		.w = perm & VMMU_PERM_W, .u = perm & VMMU_PERM_U,
+		.x = perm & VMMU_PERM_X,
 	};
 
-	if (!(v->mode_role & VMMU_SHADOW_ROLE_WP) && !r.w) {
+	if (!(mode & VMMU_SHADOW_ROLE_WP) && !r.w) {
 		if (!r.u) {
 			r.w = true;
 		} else if (sup_write) {
-			if (v->mode_role & VMMU_SHADOW_ROLE_SMAP_NOWP) {
+			if (mode & VMMU_SHADOW_ROLE_SMAP_NOWP) {
 				r.w = false;
 				r.emulate = true;
 				return r;
 			}
 			r.u = false;
 			r.w = true;
-			r.x = r.x && !(v->mode_role & VMMU_SHADOW_ROLE_SMEP_NOWP);
+			r.x = r.x && !(mode & VMMU_SHADOW_ROLE_SMEP_NOWP);
 		}
 	}
-	r.w = r.w && dirty && !tracked;
+	r.w = r.w && dirty && !protect;
 	r.emulate = write && !r.w;
 	return r;
 }
@@ -345,38 +338,23 @@ static vmmu_pte_t encode_leaf(const struct vmmu_fmt *fmt, uint64_t hpa,
 	       (r->x ? 0 : lv->nx);
 }
 
-static void set_leaf(struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
-		     uint64_t gva, vmmu_pte_t leaf)
-{
-	const struct vmmu_fmt *fmt = v->sh->fmt;
-	vmmu_pte_t *t = vmmu_map_table(v->sh->plat, p->hpa[1]);
-
-	VMMU_CHECK(v->sh->plat, t != NULL);
-	vmmu_pte_store(&t[vmmu_fmt_index(fmt, 1, gva)], leaf);
-	vmmu_unmap_table(v->sh->plat, t);
-}
-
-/* Guest walk result to RAM host address, or an outcome in res. */
-static int translate_gpa(struct vmmu_shadow_vcpu *v, uint64_t gpa,
-			 struct vmmu_shadow_result *res)
+/* p2m of a RAM guest frame: 0 with *hpa, 1 for MMIO, or -VMMU_E*. */
+static int p2m_ram(const struct vmmu_shadow *sh, uint64_t gfn, uint64_t *hpa)
 {
 	uint64_t hfn = 0;
-	int type = v->sh->ops->p2m(v->sh->ops_ctx, gpa >> VMMU_PAGE_SHIFT, &hfn);
+	int type = sh->ops->p2m(sh->ops_ctx, gfn, &hfn);
 
-	res->gpa = gpa;
 	if (type == VMMU_P2M_MMIO) {
-		res->outcome = VMMU_SHADOW_MMIO;
 		return 1;
 	}
 	if (type != VMMU_P2M_RAM) {
 		return -VMMU_ENOENT;
 	}
-	uint64_t hpa = hfn << VMMU_PAGE_SHIFT;
-	if ((hpa & ~v->sh->fmt->level[1].addr_leaf) != 0 ||
-	    (hpa >> VMMU_PAGE_SHIFT) != hfn) {
+	*hpa = hfn << VMMU_PAGE_SHIFT;
+	if ((*hpa & ~sh->fmt->level[1].addr_leaf) != 0 ||
+	    (*hpa >> VMMU_PAGE_SHIFT) != hfn) {
 		return -VMMU_ERANGE;
 	}
-	res->hpa = hpa | (gpa & ~VMMU_PAGE_MASK);
 	return 0;
 }
 
@@ -385,6 +363,7 @@ static int guest_walk(struct vmmu_shadow_vcpu *v, uint64_t gva, uint32_t access,
 		      struct vmmu_walk *w, struct vmmu_shadow_result *res)
 {
 	int rc = vmmu_walk(&v->walker, v->cr3, gva, access, w);
+	uint64_t hpa = 0;
 
 	if (rc < 0) {
 		return rc;
@@ -399,7 +378,141 @@ static int guest_walk(struct vmmu_shadow_vcpu *v, uint64_t gva, uint32_t access,
 		v->sh->stat_inject++;
 		return 1;
 	}
-	return translate_gpa(v, w->addr, res);
+	res->gpa = w->addr;
+	rc = p2m_ram(v->sh, w->addr >> VMMU_PAGE_SHIFT, &hpa);
+	if (rc == 1) {
+		res->outcome = VMMU_SHADOW_MMIO;
+	}
+	res->hpa = hpa | (w->addr & ~VMMU_PAGE_MASK);
+	return rc;
+}
+
+/* Whether leaves on guest frame gfn must stay read-only (an in-sync table). */
+static bool protected_frame(const struct vmmu_shadow *sh, uint64_t gfn)
+{
+	return sh_tracked(sh, gfn) && sh_oos_find(sh, gfn) < 0;
+}
+
+/*
+ * Rights of the faulting leaf. A write refused only because the target
+ * is an in-sync guest leaf table lets that table go out of sync instead
+ * of emulating every store to it (KVM's unsync, Xen's OOS).
+ */
+static struct sh_leaf fault_rights(struct vmmu_shadow_vcpu *v,
+				   const struct vmmu_walk *w, uint32_t access,
+				   uint64_t target_gfn)
+{
+	const struct vmmu_fmt *gf = v->walker.fmt;
+	bool dirty = (w->pte[w->level] & gf->level[w->level].dirty) != 0;
+	bool protect = protected_frame(v->sh, target_gfn);
+	struct sh_leaf r = leaf_rights(v->mode_role, w->perm, dirty, access, protect);
+
+	if (r.emulate && protect) {
+		struct sh_leaf free = leaf_rights(v->mode_role, w->perm, dirty,
+						  access, false);
+		if (!free.emulate && sh_try_unsync(v, target_gfn)) {
+			return free;
+		}
+	}
+	return r;
+}
+
+/* Install leaf e at slot of level-1 page idx (derived from guest value g). */
+static void put_leaf(struct vmmu_shadow *sh, uint32_t idx, unsigned slot,
+		     vmmu_pte_t g, vmmu_pte_t e)
+{
+	const struct vmmu_shadow_page *p = &sh->pages[idx];
+
+	if (!sh_is_direct(p->role)) {
+		sh_oos_fill(sh, p->gfn, slot, g);
+	}
+	sh_leaf_set(sh, idx, slot, e);
+}
+
+/*
+ * A neighbour's guest entry, as a walk through this table would see it:
+ * rights and dirty bit through perm and dirty. False when it is not worth (or not
+ * allowed) prefetching: not present, A clear (prefetching must not make
+ * an entry the guest never used visible as accessed), reserved bits.
+ */
+static bool neighbour_entry(const struct vmmu_shadow_vcpu *v, uint32_t role,
+			    vmmu_pte_t g, uint32_t *perm, bool *dirty)
+{
+	const struct vmmu_fmt_level *lv = &v->walker.fmt->level[1];
+
+	if (!(g & v->walker.lvl[1].present) || !(g & lv->accessed) ||
+	    (g & v->walker.lvl[1].rsvd_leaf) != 0) {
+		return false;
+	}
+	*perm = acc_perm(role & entry_acc(v->walker.fmt, 1, g));
+	*dirty = (g & lv->dirty) != 0;
+	return true;
+}
+
+/* Guest value and rights of neighbour slot k of the plan's level-1 page. */
+static bool neighbour(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
+		      const struct sh_plan *p, unsigned k, vmmu_pte_t *g,
+		      uint32_t *perm, bool *dirty)
+{
+	uint32_t role = p->role[1];
+
+	if (sh_is_direct(role)) {
+		*g = (p->gfn[1] + k) << VMMU_PAGE_SHIFT;
+		*perm = w->perm;
+		*dirty = (role & VMMU_SHADOW_ROLE_DIRTY) != 0;
+		return true;
+	}
+	uint64_t addr = (w->pte_addr[1] & VMMU_PAGE_MASK) + k * sizeof(vmmu_pte_t);
+	if (!vmmu_pte_read_at(v->walker.plat, addr, g) ||
+	    !neighbour_entry(v, role, *g, perm, dirty)) {
+		return false;
+	}
+	return true;
+}
+
+/* Bit k: slot first + k of page idx is empty (one mapping for the group). */
+static uint32_t empty_slots(const struct vmmu_shadow *sh, uint32_t idx,
+			    unsigned first)
+{
+	vmmu_pte_t *t = vmmu_map_table(sh->plat, sh->pages[idx].hpa);
+	uint32_t empty = 0;
+
+	for (unsigned k = 0; k < SH_PREFETCH; k++) {
+		empty |= (uint32_t)(vmmu_pte_load(&t[first + k]) == 0) << k;
+	}
+	vmmu_unmap_table(sh->plat, t);
+	return empty;
+}
+
+/* Fill the empty neighbours of slot in its aligned group (KVM's pte prefetch). */
+static void prefetch(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
+		     const struct sh_plan *p, unsigned slot)
+{
+	struct vmmu_shadow *sh = v->sh;
+	const struct vmmu_fmt *gf = v->walker.fmt;
+	uint32_t idx = (uint32_t)p->idx[1];
+	unsigned first = slot & ~(SH_PREFETCH - 1);
+
+	uint32_t empty = empty_slots(sh, idx, first) & ~(1u << (slot - first));
+
+	for (unsigned k = first; empty != 0; k++, empty >>= 1) {
+		vmmu_pte_t g;
+		uint32_t perm;
+		bool dirty;
+		uint64_t hpa;
+		if (!(empty & 1) || !neighbour(v, w, p, k, &g, &perm, &dirty)) {
+			continue;
+		}
+		uint64_t gfn = sh_is_direct(p->role[1]) ? p->gfn[1] + k
+			       : (g & gf->level[1].addr_leaf) >> VMMU_PAGE_SHIFT;
+		if (p2m_ram(sh, gfn, &hpa) != 0) {
+			continue;
+		}
+		struct sh_leaf r = leaf_rights(v->mode_role, perm, dirty, 0,
+					       protected_frame(sh, gfn));
+		put_leaf(sh, idx, k, g, encode_leaf(sh->fmt, hpa, &r));
+		sh->stat_prefetch++;
+	}
 }
 
 int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
@@ -417,15 +530,24 @@ int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
 	if (rc != 0) {
 		return rc < 0 ? rc : 0;
 	}
-	rc = prepare(v, &w, &p);
+	uint64_t tag = gva >> 21;
+	bool cached;
+	rc = prepare(v, &w, &p, tag, &cached);
 	if (rc != 0) {
 		return rc;
 	}
-	commit_pages(v, &p, 1);
-	link_path(v, &p, gva);
-	bool tracked = vmmu_shadow_tracked(v->sh, res->gpa >> VMMU_PAGE_SHIFT) != 0;
-	struct sh_leaf r = leaf_rights(v, &w, access, tracked);
-	set_leaf(v, &p, gva, encode_leaf(v->sh->fmt, res->hpa, &r));
+	commit_pages(v, &p);
+	if (!cached) {
+		link_path(v, &p, gva);
+		plan_remember(v, &p, tag);
+	}
+	struct sh_leaf r = fault_rights(v, &w, access, res->gpa >> VMMU_PAGE_SHIFT);
+	unsigned slot = vmmu_fmt_index(v->sh->fmt, 1, gva);
+	put_leaf(v->sh, (uint32_t)p.idx[1], slot, w.pte[w.level],
+		 encode_leaf(v->sh->fmt, res->hpa, &r));
+	if (!v->sh->no_prefetch) {
+		prefetch(v, &w, &p, slot);
+	}
 	if (r.emulate) {
 		res->outcome = VMMU_SHADOW_EMULATE;
 		v->sh->stat_emulate++;
@@ -433,4 +555,11 @@ int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
 		v->sh->stat_fixed++;
 	}
 	return 0;
+}
+
+void vmmu_shadow_set_prefetch(struct vmmu_shadow *sh, bool on)
+{
+	if (sh != NULL) {
+		sh->no_prefetch = !on;
+	}
 }

@@ -1,29 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Write tracking: a guest frame is tracked while a (non-direct) shadow
- * page shadows it. Every guest store to a tracked frame is emulated
- * through vmmu_shadow_write, which applies it to guest memory and drops
- * the shadow entries derived from the guest entry it touched, in every
- * role. Shadow leaves mapping a tracked frame are installed read-only, so
- * such stores fault and come here (VMMU_SHADOW_EMULATE).
+ * page shadows it. Guest stores to a tracked, in-sync frame trap (its
+ * shadow leaves are read-only) and are emulated through vmmu_shadow_write,
+ * which applies the store and drops the shadow entries derived from the
+ * guest entry it touched, in every role. A guest that sends its stores
+ * as a batch (vmmu_shadow_write_batch) pays one hash lookup per guest
+ * table and one flush per batch. Frames written like data (partial or
+ * misaligned stores, or repeated stores no fault uses: KVM's write
+ * flooding) stop being shadowed.
  */
 #include "internal.h"
 
-/* Store size bytes of value at the host pointer p (naturally aligned). */
-static void store_sized(void *p, uint64_t value, unsigned size)
+#define SH_BATCH_TABS 4u /* guest tables a batch keeps open */
+#define SH_BATCH_SP 4u   /* shadows per table handled in place */
+
+/* Store size bytes of value at the host pointer p. */
+static void store_sized(uint8_t *p, uint64_t value, unsigned size)
 {
+	if (((uintptr_t)p & (size - 1)) != 0) {
+		for (unsigned i = 0; i < size; i++) { /* split, as the CPU may */
+			__atomic_store_n(p + i, (uint8_t)(value >> (8 * i)),
+					 __ATOMIC_RELEASE);
+		}
+		return;
+	}
 	switch (size) {
 	case 1:
-		__atomic_store_n((uint8_t *)p, (uint8_t)value, __ATOMIC_RELEASE);
+		__atomic_store_n(p, (uint8_t)value, __ATOMIC_RELEASE);
 		break;
 	case 2:
-		__atomic_store_n((uint16_t *)p, (uint16_t)value, __ATOMIC_RELEASE);
+		__atomic_store_n((uint16_t *)(void *)p, (uint16_t)value, __ATOMIC_RELEASE);
 		break;
 	case 4:
-		__atomic_store_n((uint32_t *)p, (uint32_t)value, __ATOMIC_RELEASE);
+		__atomic_store_n((uint32_t *)(void *)p, (uint32_t)value, __ATOMIC_RELEASE);
 		break;
 	default:
-		__atomic_store_n((uint64_t *)p, value, __ATOMIC_RELEASE);
+		__atomic_store_n((uint64_t *)(void *)p, value, __ATOMIC_RELEASE);
 		break;
 	}
 }
@@ -41,33 +54,66 @@ static int guest_store(const struct vmmu_platform *gp, uint64_t gpa,
 	return 0;
 }
 
-/* Clear slot idx of one shadow table; true when it was present. */
-static bool drop_entry(struct vmmu_shadow *sh, const struct vmmu_shadow_page *p,
-		       unsigned idx)
+/*
+ * Stop shadowing guest frame gfn: zap every shadow of it that no vCPU
+ * holds as a root (one flush for all). Roots stay; their entries were
+ * dropped by the caller.
+ */
+void sh_unshadow(struct vmmu_shadow *sh, uint64_t gfn)
 {
-	unsigned level = sh_role_level(p->role);
-	vmmu_pte_t *t = vmmu_map_table(sh->plat, p->hpa);
+	bool again = true;
 
-	VMMU_CHECK(sh->plat, t != NULL);
-	vmmu_pte_t old = vmmu_pte_load(&t[idx]);
-	vmmu_pte_store(&t[idx], 0);
-	vmmu_unmap_table(sh->plat, t);
-	return vmmu_pte_present(sh->fmt, level, old);
-}
-
-/* Drop entry idx in every shadow of guest frame gfn; true if any was present. */
-static bool zap_gfn_entry(struct vmmu_shadow *sh, uint64_t gfn, unsigned idx)
-{
-	bool dropped = false;
-
-	for (uint32_t i = sh->hash[sh_bucket(gfn)]; i != 0;
-	     i = sh->pages[i - 1].next) {
-		const struct vmmu_shadow_page *p = &sh->pages[i - 1];
-		if (p->gfn == gfn && !(p->role & VMMU_SHADOW_ROLE_DIRECT)) {
-			dropped |= drop_entry(sh, p, idx);
+	while (again) {
+		again = false;
+		SH_FOR_GFN(sh, gfn, i) {
+			if (!sh_is_direct(sh->pages[i].role) && sh->pages[i].roots == 0) {
+				sh_zap_page(sh, i);
+				again = true;
+				break;
+			}
 		}
 	}
-	return dropped;
+	sh->stat_unshadow++;
+	sh_zap_commit(sh);
+}
+
+/* One more emulated store to gfn; true when its shadows are flooded. */
+static bool flooded(struct vmmu_shadow *sh, uint64_t gfn)
+{
+	bool hit = false;
+
+	SH_FOR_GFN(sh, gfn, i) {
+		if (!sh_is_direct(sh->pages[i].role) &&
+		    ++sh->pages[i].flood >= SH_FLOOD_LIMIT &&
+		    sh->pages[i].roots == 0) {
+			hit = true;
+		}
+	}
+	return hit;
+}
+
+/* A store of size bytes at gpa touching entry slot(s) of tracked gfn. */
+static void track_store(struct vmmu_shadow *sh, uint64_t gpa, unsigned size)
+{
+	uint64_t gfn = gpa >> VMMU_PAGE_SHIFT;
+	unsigned first = (unsigned)((gpa & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t));
+	unsigned last = (unsigned)(((gpa & ~VMMU_PAGE_MASK) + size - 1) /
+				   sizeof(vmmu_pte_t));
+	bool dropped = false;
+
+	/* KVM's misaligned rule: a store that does not cover whole entries
+	 * (or smaller than 4 bytes) means the frame is used as data. */
+	bool partial = first != last || size < 4;
+	for (unsigned k = first; k <= last; k++) {
+		dropped |= sh_drop_slot_all(sh, gfn, k);
+	}
+	if (partial || flooded(sh, gfn)) {
+		sh_unshadow(sh, gfn);
+	}
+	if (dropped) {
+		sh->stat_write_zaps++;
+		sh_flush_all(sh, VMMU_TLB_ALL);
+	}
 }
 
 int vmmu_shadow_write(struct vmmu_shadow_vcpu *v, uint64_t gpa,
@@ -76,24 +122,181 @@ int vmmu_shadow_write(struct vmmu_shadow_vcpu *v, uint64_t gpa,
 	if (v == NULL || (size != 1 && size != 2 && size != 4 && size != 8)) {
 		return -VMMU_EINVAL;
 	}
-	if ((gpa & (size - 1)) != 0) {
-		return -VMMU_EALIGN;
+	if ((gpa & ~VMMU_PAGE_MASK) + size > VMMU_PAGE_SIZE) {
+		return -VMMU_EALIGN; /* the emulator splits page-crossing stores */
 	}
 	int rc = guest_store(v->walker.plat, gpa, value, size);
 	if (rc != 0) {
 		return rc;
 	}
-	struct vmmu_shadow *sh = v->sh;
-	unsigned idx = (unsigned)((gpa & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t));
-	if (zap_gfn_entry(sh, gpa >> VMMU_PAGE_SHIFT, idx)) {
-		sh->stat_write_zaps++;
-		sh_flush_all(sh, VMMU_TLB_ALL);
+	if (sh_tracked(v->sh, gpa >> VMMU_PAGE_SHIFT)) {
+		track_store(v->sh, gpa, size);
 	}
 	return 0;
 }
 
-/* Slot of the shadow leaf for gva under root, or NULL (path absent). */
-static bool drop_leaf(struct vmmu_shadow *sh, uint64_t root, uint64_t gva)
+/* A guest table a batch is writing: mapped, with its shadows mapped. */
+struct sh_batch_tab {
+	uint64_t gfn;                    /* ~0: unused */
+	vmmu_pte_t *table;               /* the guest table */
+	uint32_t n;                      /* its shadow pages; > SH_BATCH_SP: many */
+	uint32_t idx[SH_BATCH_SP];
+	vmmu_pte_t *shadow[SH_BATCH_SP]; /* their tables */
+};
+
+/* A batch keeps the last few guest tables open: a fork alternates between
+ * the parent's and the child's table, a range update stays on one. */
+struct sh_batch {
+	struct sh_batch_tab tab[SH_BATCH_TABS];
+	unsigned next; /* round-robin victim */
+	bool flush;
+};
+
+static void tab_close(struct vmmu_shadow_vcpu *v, struct sh_batch_tab *t)
+{
+	uint32_t n = t->n < SH_BATCH_SP ? t->n : SH_BATCH_SP;
+
+	if (t->gfn == ~0ull) {
+		return;
+	}
+	for (uint32_t j = 0; j < n; j++) {
+		vmmu_unmap_table(v->sh->plat, t->shadow[j]);
+	}
+	vmmu_unmap_table(v->walker.plat, t->table);
+	t->gfn = ~0ull;
+}
+
+static int tab_open(struct vmmu_shadow_vcpu *v, struct sh_batch_tab *t,
+		    uint64_t gfn)
+{
+	struct vmmu_shadow *sh = v->sh;
+
+	t->table = vmmu_map_table(v->walker.plat, gfn << VMMU_PAGE_SHIFT);
+	if (t->table == NULL) {
+		return -VMMU_EFAULT;
+	}
+	t->gfn = gfn;
+	t->n = 0;
+	SH_FOR_GFN(sh, gfn, i) {
+		if (sh_is_direct(sh->pages[i].role)) {
+			continue;
+		}
+		if (t->n < SH_BATCH_SP) {
+			t->idx[t->n] = i;
+			t->shadow[t->n] = vmmu_map_table(sh->plat, sh->pages[i].hpa);
+		}
+		t->n++;
+	}
+	return 0;
+}
+
+/* The open table for gfn, opening it (closing the oldest) when needed. */
+static struct sh_batch_tab *batch_tab(struct vmmu_shadow_vcpu *v,
+				      struct sh_batch *b, uint64_t gfn, int *rc)
+{
+	for (unsigned k = 0; k < SH_BATCH_TABS; k++) {
+		if (b->tab[k].gfn == gfn) {
+			return &b->tab[k];
+		}
+	}
+	struct sh_batch_tab *t = &b->tab[b->next];
+	b->next = (b->next + 1) % SH_BATCH_TABS;
+	tab_close(v, t);
+	*rc = tab_open(v, t, gfn);
+	return *rc == 0 ? t : NULL;
+}
+
+/*
+ * Update the shadows of one stored entry: a guest change that only takes
+ * W away keeps each leaf and takes W from it (a fork's write-protect; the
+ * frame is unchanged, so the reverse map is too); anything else drops the
+ * derived entries.
+ */
+static void batch_shadow(struct vmmu_shadow *sh, struct sh_batch *b,
+			 struct sh_batch_tab *t, unsigned slot, vmmu_pte_t old,
+			 vmmu_pte_t e)
+{
+	const struct vmmu_fmt_level *lv = &sh->fmt->level[1];
+	bool only_w = (old & ~e) == lv->write && (e & ~old) == 0;
+
+	if (t->n > SH_BATCH_SP) {
+		b->flush |= sh_drop_slot_all(sh, t->gfn, slot);
+		return;
+	}
+	for (uint32_t j = 0; j < t->n; j++) {
+		vmmu_pte_t s = vmmu_pte_load(&t->shadow[j][slot]);
+		if (s == 0) {
+			continue;
+		}
+		b->flush = true;
+		if (only_w && sh_role_level(sh->pages[t->idx[j]].role) == 1) {
+			vmmu_pte_store(&t->shadow[j][slot], s & ~lv->write);
+		} else {
+			sh_slot_drop(sh, t->idx[j], slot);
+		}
+	}
+}
+
+static int batch_one(struct vmmu_shadow_vcpu *v, struct sh_batch *b,
+		     const struct vmmu_shadow_store *st)
+{
+	const struct vmmu_fmt_level *gl = &v->walker.fmt->level[1];
+	uint64_t gpa = st->gpa & ~(uint64_t)VMMU_SHADOW_STORE_PRESERVE_AD;
+	unsigned slot = (unsigned)((gpa & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t));
+	int rc = 0;
+
+	if ((gpa & (sizeof(vmmu_pte_t) - 1)) != 0) {
+		return -VMMU_EALIGN;
+	}
+	struct sh_batch_tab *t = batch_tab(v, b, gpa >> VMMU_PAGE_SHIFT, &rc);
+	if (t == NULL) {
+		return rc;
+	}
+	vmmu_pte_t old = vmmu_pte_load(&t->table[slot]);
+	vmmu_pte_t e = st->value;
+	if (st->gpa & VMMU_SHADOW_STORE_PRESERVE_AD) {
+		e |= old & (gl->accessed | gl->dirty);
+	}
+	vmmu_pte_store(&t->table[slot], e);
+	if (t->n != 0 && old != e) {
+		batch_shadow(v->sh, b, t, slot, old, e);
+	}
+	return 0;
+}
+
+int vmmu_shadow_write_batch(struct vmmu_shadow_vcpu *v,
+			    const struct vmmu_shadow_store *st, uint32_t n,
+			    uint32_t *done)
+{
+	struct sh_batch b = {.next = 0};
+	int rc = 0;
+	uint32_t i = 0;
+
+	if (done != NULL) {
+		*done = 0;
+	}
+	if (v == NULL || done == NULL || (st == NULL && n != 0)) {
+		return -VMMU_EINVAL;
+	}
+	for (unsigned k = 0; k < SH_BATCH_TABS; k++) {
+		b.tab[k].gfn = ~0ull;
+	}
+	for (; i < n && rc == 0; i++) {
+		rc = batch_one(v, &b, &st[i]);
+	}
+	for (unsigned k = 0; k < SH_BATCH_TABS; k++) {
+		tab_close(v, &b.tab[k]);
+	}
+	*done = rc == 0 ? n : i - 1;
+	if (b.flush) {
+		v->sh->stat_write_zaps++;
+		sh_flush_all(v->sh, VMMU_TLB_ALL);
+	}
+	return rc;
+}
+
+/* Drop the shadow leaf for gva under the vCPU's root, if the path exists. */
+static void drop_leaf(struct vmmu_shadow *sh, uint64_t root, uint64_t gva)
 {
 	const struct vmmu_fmt *fmt = sh->fmt;
 	uint64_t table = root;
@@ -103,17 +306,13 @@ static bool drop_leaf(struct vmmu_shadow *sh, uint64_t root, uint64_t gva)
 		uint64_t slot = table + vmmu_fmt_index(fmt, l, gva) * sizeof(e);
 		if (!vmmu_pte_read_at(sh->plat, slot, &e) ||
 		    !vmmu_pte_present(fmt, l, e)) {
-			return false;
+			return;
 		}
 		table = e & fmt->level[l].addr_table;
 	}
-	vmmu_pte_t *t = vmmu_map_table(sh->plat, table);
-	VMMU_CHECK(sh->plat, t != NULL);
-	vmmu_pte_t *slot = &t[vmmu_fmt_index(fmt, 1, gva)];
-	bool was = vmmu_pte_present(fmt, 1, vmmu_pte_load(slot));
-	vmmu_pte_store(slot, 0);
-	vmmu_unmap_table(sh->plat, t);
-	return was;
+	int32_t idx = sh_find_hpa(sh, table);
+	VMMU_CHECK(sh->plat, idx >= 0);
+	sh_leaf_set(sh, (uint32_t)idx, vmmu_fmt_index(fmt, 1, gva), 0);
 }
 
 int vmmu_shadow_invlpg(struct vmmu_shadow_vcpu *v, uint64_t gva)
@@ -130,49 +329,4 @@ int vmmu_shadow_invlpg(struct vmmu_shadow_vcpu *v, uint64_t gva)
 	v->sh->stat_flushes++;
 	vmmu_tlb_flush_range(v->sh->plat, gva & VMMU_PAGE_MASK, VMMU_PAGE_SIZE);
 	return 0;
-}
-
-/* Clear W in every writable leaf of one level-1 shadow table mapping hpa. */
-static bool protect_in_table(struct vmmu_shadow *sh, uint64_t table, uint64_t hpa)
-{
-	const struct vmmu_fmt_level *lv = &sh->fmt->level[1];
-	vmmu_pte_t *t = vmmu_map_table(sh->plat, table);
-	bool changed = false;
-
-	VMMU_CHECK(sh->plat, t != NULL);
-	for (unsigned k = 0; k < VMMU_PT_ENTRIES; k++) {
-		vmmu_pte_t e = vmmu_pte_load(&t[k]);
-		if ((e & lv->present) && (e & lv->write) &&
-		    (e & lv->addr_leaf) == hpa) {
-			vmmu_pte_store(&t[k], e & ~lv->write);
-			changed = true;
-		}
-	}
-	vmmu_unmap_table(sh->plat, t);
-	return changed;
-}
-
-/*
- * Guest frame gfn just became tracked: no shadow leaf may stay writable
- * on it. Without a reverse map (docs/shadow.md) this scans every level-1
- * shadow table once per newly tracked frame.
- */
-void sh_write_protect(struct vmmu_shadow *sh, uint64_t gfn)
-{
-	uint64_t hfn = 0;
-	bool changed = false;
-
-	if (sh->ops->p2m(sh->ops_ctx, gfn, &hfn) != VMMU_P2M_RAM) {
-		return;
-	}
-	for (uint32_t i = 0; i < sh->max_pages; i++) {
-		const struct vmmu_shadow_page *p = &sh->pages[i];
-		if (p->hpa != 0 && sh_role_level(p->role) == 1) {
-			changed |= protect_in_table(sh, p->hpa,
-						    hfn << VMMU_PAGE_SHIFT);
-		}
-	}
-	if (changed) {
-		sh_flush_all(sh, VMMU_TLB_ALL);
-	}
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file shadow.h
- * Shadow paging (first slice): a cache of shadow page tables keyed by
- * (guest frame, role), a fault handler that fills them from the guest's
- * own tables, and write tracking that keeps them in sync with guest
- * page-table stores the embedder emulates. Design: docs/shadow.md.
+ * Shadow paging: a cache of shadow page tables keyed by (guest frame,
+ * role), a fault handler that fills them from the guest's own tables, and
+ * write tracking that keeps them in sync with the guest's page-table
+ * stores (emulated after a trap, sent as a batch, or let through to an
+ * out-of-sync leaf table until the guest's next TLB flush). Design,
+ * invariants and costs: docs/shadow.md.
  *
  * Two address spaces meet here:
  * - guest-physical: the guest's tables are read (and their A/D bits set)
@@ -67,15 +69,38 @@ struct vmmu_shadow_ops {
 #define VMMU_SHADOW_ROLE_DIRECT (1u << 11)   /**< splits a guest large page */
 #define VMMU_SHADOW_ROLE_DIRTY (1u << 12)    /**< direct: guest leaf D was set */
 
+/** Upper entries a shadow page remembers pointing at it (more: a scan). */
+#define VMMU_SHADOW_KNOWN_PARENTS 4u
+
 /** Bookkeeping of one shadow page; storage is given by the embedder. */
 struct vmmu_shadow_page {
-	uint64_t gfn;  /**< guest table frame (direct: first guest frame covered) */
-	uint64_t hpa;  /**< the shadow table frame; 0 = descriptor free */
-	uint32_t role; /**< VMMU_SHADOW_ROLE_* */
-	uint32_t next; /**< hash chain / free list: index + 1, 0 = end */
+	uint64_t gfn;   /**< guest table frame (direct: first guest frame covered) */
+	uint64_t hpa;   /**< the shadow table frame; 0 = descriptor free */
+	uint64_t aux;   /**< level 1: the reverse-map link frame */
+	uint32_t role;  /**< VMMU_SHADOW_ROLE_* */
+	uint32_t next;  /**< gfn hash chain / free list / zap list: index + 1 */
+	uint32_t hnext; /**< hpa hash chain: index + 1 */
+	uint32_t older, newer; /**< creation-order list: index + 1 */
+	uint32_t parents;      /**< upper shadow entries that point here */
+	uint32_t roots;        /**< vCPU references as current or cached root */
+	uint32_t flood;        /**< emulated writes since a fault last used it */
+	uint32_t parent[VMMU_SHADOW_KNOWN_PARENTS]; /**< known: index + 1, 0 = none */
+	uint16_t parent_slot[VMMU_SHADOW_KNOWN_PARENTS]; /**< their slots */
+	uint16_t flags;        /**< private */
 };
 
-#define VMMU_SHADOW_HASH 256u
+#define VMMU_SHADOW_HASH 1024u      /**< gfn and hpa hash buckets */
+#define VMMU_SHADOW_RMAP_HASH 4096u /**< reverse-map buckets (host frames) */
+#define VMMU_SHADOW_OOS_MAX 32u     /**< out-of-sync guest tables at once */
+#define VMMU_SHADOW_PREV_ROOTS 3u   /**< cached previous roots per vCPU */
+#define VMMU_SHADOW_VCPU_CACHE 16u  /**< frames a vCPU keeps in reserve */
+#define VMMU_SHADOW_MAX_PAGES (1u << 22) /**< largest max_pages */
+
+/** One out-of-sync guest leaf table and its snapshot. Private. */
+struct vmmu_shadow_oos {
+	uint64_t gfn;  /**< the guest table */
+	uint64_t snap; /**< host frame: the guest table as it was when unsynced */
+};
 
 /** A shadow instance (one guest). Fields are private. */
 struct vmmu_shadow {
@@ -85,12 +110,39 @@ struct vmmu_shadow {
 	void *ops_ctx;
 	struct vmmu_shadow_page *pages;   /**< [max_pages] */
 	uint32_t max_pages;               /**< hard limit on shadow tables */
-	uint32_t used_pages;
+	uint32_t used_pages;              /**< live (not free, not zapped) */
 	uint32_t free_head;               /**< index + 1 */
 	uint32_t gen;                     /**< bumped by vmmu_shadow_zap_all */
-	uint32_t hash[VMMU_SHADOW_HASH];  /**< index + 1 */
+	uint32_t oldest, newest;          /**< creation-order list ends */
+	uint32_t zap_head;                /**< zapped, waiting for the flush */
+	uint32_t n_oos;
+	uint32_t epoch;                   /**< bumped when a page or upper link goes */
+	uint32_t no_prefetch;             /**< vmmu_shadow_set_prefetch(false) */
+	uint32_t hash[VMMU_SHADOW_HASH];  /**< by gfn: index + 1 */
+	uint32_t hhash[VMMU_SHADOW_HASH]; /**< by shadow table address */
+	uint32_t rmap[VMMU_SHADOW_RMAP_HASH]; /**< leaf slots by host frame */
+	struct vmmu_shadow_oos oos[VMMU_SHADOW_OOS_MAX];
 	uint64_t stat_faults, stat_fixed, stat_inject, stat_emulate;
 	uint64_t stat_zap_all, stat_write_zaps, stat_flushes;
+	uint64_t stat_reclaimed, stat_unsync, stat_resync, stat_unshadow;
+	uint64_t stat_prefetch;
+};
+
+/** A cached root of a vCPU. Private. */
+struct vmmu_shadow_root_ref {
+	uint64_t gfn;
+	uint32_t role;
+	uint32_t idx; /**< descriptor index + 1, 0 = empty */
+};
+
+/** The path of a vCPU's last fill, reused while nothing was unlinked. Private. */
+struct vmmu_shadow_path {
+	uint64_t tag;   /**< gva >> 21 of the fill, ~0 = none */
+	uint32_t epoch; /**< sh->epoch then */
+	uint32_t gen;   /**< sh->gen then */
+	uint64_t gfn[VMMU_LEVEL_MAX + 1];
+	uint32_t role[VMMU_LEVEL_MAX + 1];
+	int32_t idx[VMMU_LEVEL_MAX + 1];
 };
 
 /** Per-vCPU shadow state. Fields are private. */
@@ -100,7 +152,26 @@ struct vmmu_shadow_vcpu {
 	uint64_t cr3;              /**< guest CR3 */
 	uint64_t root_hpa;         /**< current shadow root, 0 = none yet */
 	uint32_t mode_role;        /**< role bits from the CPU state */
-	uint32_t gen;              /**< sh->gen when root_hpa was taken */
+	uint32_t gen;              /**< sh->gen when the roots were taken */
+	struct vmmu_shadow_root_ref cur;  /**< current root (holds a reference) */
+	struct vmmu_shadow_root_ref prev[VMMU_SHADOW_PREV_ROOTS]; /**< newest first */
+	struct vmmu_shadow_path last;     /**< last fill's path */
+	uint64_t cache[VMMU_SHADOW_VCPU_CACHE]; /**< reserved frames */
+	uint32_t n_cache;
+	uint32_t reserved_;
+};
+
+/** Counters of an instance (vmmu_shadow_stats). */
+struct vmmu_shadow_stats {
+	uint64_t faults, fixed, injected, emulated;
+	uint64_t flushes;        /**< TLB-flush requests made */
+	uint64_t write_zaps;     /**< emulated stores that dropped a present entry */
+	uint64_t zap_all;
+	uint64_t reclaimed;      /**< pages evicted oldest-first */
+	uint64_t unsynced, resynced; /**< leaf tables let go out of sync / resynced */
+	uint64_t unshadowed;     /**< frames unshadowed (flooding, misaligned writes) */
+	uint64_t prefetched;     /**< neighbouring leaves filled ahead */
+	uint32_t used_pages, max_pages, out_of_sync;
 };
 
 /** How vmmu_shadow_fault resolved a fault (non-negative). */
@@ -127,13 +198,23 @@ struct vmmu_shadow_result {
  * Set up an instance. fmt (x86, 4 or 5 levels: the shadow tables' format,
  * its level count must match the guests'), plat (host frames, TLB flush),
  * ops/ops_ctx (p2m), and pages[max_pages]: descriptor storage owned by the
- * caller; max_pages is the hard limit on shadow tables (>= levels).
- * Returns 0 or -VMMU_EINVAL. Context: any; allocates nothing.
+ * caller; max_pages is the hard limit on shadow tables (levels ..
+ * VMMU_SHADOW_MAX_PAGES). Each level-1 shadow table takes a second frame
+ * (its reverse-map links) and each out-of-sync guest table a snapshot
+ * frame, so the instance holds at most 2 * max_pages + VMMU_SHADOW_OOS_MAX
+ * frames. Returns 0 or -VMMU_EINVAL. Context: any; allocates nothing.
  */
 int vmmu_shadow_init(struct vmmu_shadow *sh, const struct vmmu_fmt *fmt,
 		     const struct vmmu_platform *plat,
 		     const struct vmmu_shadow_ops *ops, void *ops_ctx,
 		     struct vmmu_shadow_page *pages, uint32_t max_pages);
+
+/**
+ * Prefetch (on by default): a fill also fills the empty, accessed
+ * neighbours in its aligned group of 8 guest entries (docs/shadow.md).
+ * Off: each fault fills one leaf. Context: instance lock.
+ */
+void vmmu_shadow_set_prefetch(struct vmmu_shadow *sh, bool on);
 
 /** Free every shadow table (no flush is requested). Context: instance lock. */
 void vmmu_shadow_destroy(struct vmmu_shadow *sh);
@@ -150,6 +231,26 @@ int vmmu_shadow_vcpu_init(struct vmmu_shadow_vcpu *v, struct vmmu_shadow *sh,
 			  const struct vmmu_cpu_state *cpu, uint64_t cr3);
 
 /**
+ * Detach a vCPU: drop its references on its current and cached roots and
+ * give its reserved frames back. Context: instance lock.
+ */
+void vmmu_shadow_vcpu_destroy(struct vmmu_shadow_vcpu *v);
+
+/**
+ * Fill the vCPU's reserve of frames (VMMU_SHADOW_VCPU_CACHE) from the host
+ * platform's frame_alloc. The fault path takes frames from this reserve
+ * first, so an embedder whose frame_alloc must not run under its lock
+ * calls this before taking the lock (KVM's memory-cache top-up): a fault
+ * needs at most 2 * levels + 1 frames. Returns 0 or -VMMU_ENOMEM (what
+ * was allocated is kept). Context: vCPU owner, not necessarily under the
+ * instance lock.
+ */
+int vmmu_shadow_vcpu_topup(struct vmmu_shadow_vcpu *v);
+
+/** Counters and pool occupancy. Context: instance lock. */
+void vmmu_shadow_stats(const struct vmmu_shadow *sh, struct vmmu_shadow_stats *out);
+
+/**
  * Guest changed CR0/CR4/EFER. The role changes with WP/SMEP/SMAP/NXE, so a
  * different root is used from the next fault on (the old one stays
  * cached). Returns 0, -VMMU_EINVAL or -VMMU_ENOTSUP (vCPU unchanged).
@@ -159,10 +260,13 @@ int vmmu_shadow_set_cpu(struct vmmu_shadow_vcpu *v,
 			const struct vmmu_cpu_state *cpu);
 
 /**
- * Guest loaded CR3 (bit 63, PCID no-flush, is ignored: shadows are always
- * in sync in this slice). Selects the root for (cr3 frame, role) from the
- * next fault on. Returns 0 or -VMMU_EINVAL (reserved CR3 bits).
- * Context: instance lock.
+ * Guest loaded CR3: a guest TLB flush (out-of-sync tables are resynced;
+ * bit 63, PCID no-flush, is treated as a flush too, which is always
+ * allowed). The root for (cr3 frame, role) is taken from the vCPU's
+ * cached roots when it is one of the last VMMU_SHADOW_PREV_ROOTS + 1
+ * (no lookup, no allocation), else found or built by the next
+ * vmmu_shadow_root or fault. Returns 0 or -VMMU_EINVAL (reserved CR3
+ * bits). Context: instance lock.
  */
 int vmmu_shadow_new_cr3(struct vmmu_shadow_vcpu *v, uint64_t cr3);
 
@@ -178,36 +282,72 @@ int vmmu_shadow_root(struct vmmu_shadow_vcpu *v, uint64_t *root);
  * access (enum vmmu_access; the hardware error code's W/U/I bits plus
  * VMMU_ACC_AC/IMPLICIT). Walks the guest tables (setting guest A/D),
  * consults the p2m and installs shadow entries. Returns 0 with *res
- * filled, or -VMMU_ENOMEM (pool limit reached even after reclaim; nothing
- * is left half-linked), -VMMU_ENOENT (the guest frame is absent in the
+ * filled, or -VMMU_ENOMEM (the pool limit or the platform ran out and
+ * nothing evictable is left: every page is some vCPU's root; nothing is
+ * left half-linked), -VMMU_ENOENT (the guest frame is absent in the
  * p2m), -VMMU_EFAULT (a guest table is not memory), -VMMU_EINVAL.
+ * A write to an in-sync guest leaf table lets it go out of sync (FIXED)
+ * when it is shadowed only as a leaf table; else it is EMULATE.
  * Context: instance lock.
  */
 int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
 		      uint32_t access, struct vmmu_shadow_result *res);
 
 /**
- * Apply an emulated guest store of size 1, 2, 4 or 8 bytes (naturally
- * aligned) of value at gpa, and drop every shadow entry derived from the
- * guest entry it touches (in every role), with one TLB-flush request when
- * a present shadow entry was dropped. Returns 0, -VMMU_EALIGN,
- * -VMMU_EINVAL or -VMMU_EFAULT (gpa not guest memory). Context: instance
- * lock.
+ * Apply an emulated guest store of size 1, 2, 4 or 8 bytes of value at
+ * gpa, and drop every shadow entry derived from the guest entries it
+ * touches (in every role), with one TLB-flush request when a present
+ * shadow entry was dropped. A store smaller than 4 bytes or across two
+ * entries, or the third store in a row to a frame no fault used in
+ * between (write flooding), means the frame is used as data: its shadows
+ * are zapped (except roots in use) and it stops being tracked. Returns 0,
+ * -VMMU_EALIGN (crosses a page: split it), -VMMU_EINVAL or -VMMU_EFAULT
+ * (gpa not guest memory). Context: instance lock.
  */
 int vmmu_shadow_write(struct vmmu_shadow_vcpu *v, uint64_t gpa,
 		      uint64_t value, unsigned size);
 
+/** One guest page-table store for vmmu_shadow_write_batch. */
+struct vmmu_shadow_store {
+	uint64_t gpa;   /**< entry address (8-byte aligned) | VMMU_SHADOW_STORE_* */
+	uint64_t value; /**< the new 8-byte entry */
+};
+
+/** Low bit of vmmu_shadow_store::gpa: keep the guest entry's A/D bits
+ * (they are ORed from the old entry, as Xen's PT_UPDATE_PRESERVE_AD). */
+#define VMMU_SHADOW_STORE_PRESERVE_AD 1u
+
 /**
- * Guest INVLPG: drop the shadow leaf for gva in the current root and
- * request a flush of that page. A no-op for non-canonical gva. Returns 0.
+ * Apply n 8-byte guest page-table stores in order, as vmmu_shadow_write
+ * does one, with at most one TLB-flush request for the whole run (the
+ * guest-side batch interface: PTE writes arrive as a batch, no trap).
+ * Returns 0 with *done = n, or the first refusal (-VMMU_EALIGN,
+ * -VMMU_EFAULT, -VMMU_EINVAL) with *done = its index: the stores before it
+ * are applied, it and those after it are not. Context: instance lock.
+ */
+int vmmu_shadow_write_batch(struct vmmu_shadow_vcpu *v,
+			    const struct vmmu_shadow_store *st, uint32_t n,
+			    uint32_t *done);
+
+/**
+ * Guest flushed its whole TLB (non-global entries: MOV CR3 without PCID
+ * no-flush, INVPCID single-context): out-of-sync shadows are resynced.
+ * Requests the flush from the platform. Returns 0. Context: instance lock.
+ */
+int vmmu_shadow_flush_tlb(struct vmmu_shadow_vcpu *v);
+
+/**
+ * Guest INVLPG: drop the shadow leaf for gva in the current root (so an
+ * out-of-sync table's change for gva is seen) and request a flush of that
+ * page. A no-op for non-canonical gva. Returns 0.
  * Context: instance lock.
  */
 int vmmu_shadow_invlpg(struct vmmu_shadow_vcpu *v, uint64_t gva);
 
 /**
  * Free every shadow table of the instance and request one full TLB flush;
- * every vCPU re-creates its root on next use. Also the reclaim step when
- * the pool is full. Context: instance lock; no vCPU runs on a shadow root.
+ * every vCPU re-creates its root on next use (cached roots are dropped).
+ * Context: instance lock; no vCPU runs on a shadow root.
  */
 void vmmu_shadow_zap_all(struct vmmu_shadow *sh);
 
@@ -217,6 +357,22 @@ void vmmu_shadow_zap_all(struct vmmu_shadow *sh);
  * Context: instance lock.
  */
 uint32_t vmmu_shadow_tracked(const struct vmmu_shadow *sh, uint64_t gfn);
+
+/**
+ * Whether guest frame gfn is an out-of-sync leaf table: shadowed, but its
+ * shadow leaves may be writable and its shadows may lag the guest until
+ * the guest's next INVLPG, TLB flush or CR3 load. Context: instance lock.
+ */
+bool vmmu_shadow_out_of_sync(const struct vmmu_shadow *sh, uint64_t gfn);
+
+/**
+ * Check the instance's bookkeeping against its tables: hashes, the live
+ * count, parent counts and known parents, the reverse map (every present
+ * leaf linked once, in the right chain, both ways), out-of-sync records.
+ * scratch: max_pages words. Returns the number of problems found (0 =
+ * consistent) or -VMMU_EINVAL. Slow: for tests. Context: instance lock.
+ */
+int vmmu_shadow_audit(const struct vmmu_shadow *sh, uint32_t *scratch);
 
 /**
  * Find the shadow page for (gfn, role); returns its table's host-physical

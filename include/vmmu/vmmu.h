@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "batch_exec.h"
 #include "batch_pv.h"
+#include "batch_shadow.h"
 #include "mpsc.h"
 #include "shadow.h"
 

@@ -100,8 +100,20 @@ static struct env *env_new(uint32_t max_pages)
 	return e;
 }
 
+/* The engine's own bookkeeping is consistent (vmmu_shadow_audit). */
+static void audit_clean(struct vmmu_shadow *sh)
+{
+	uint32_t *scratch = calloc(sh->max_pages, sizeof(*scratch));
+
+	assert_non_null(scratch);
+	assert_int_equal(vmmu_shadow_audit(sh, scratch), 0);
+	free(scratch);
+}
+
 static void env_free(struct env *e)
 {
+	audit_clean(&e->sh);
+	vmmu_shadow_vcpu_destroy(&e->v);
 	vmmu_shadow_destroy(&e->sh);
 	CHECK_EQ(e->host.live, 0);
 	test_platform_fini(&e->host);
@@ -383,37 +395,255 @@ static void test_write_zaps(void **state)
 	CHECK_EQ(r.how, GRANTED);
 	CHECK_EQ(r.addr, ((0x801ull + HOST_OFF) << 12) | 0x10);
 	assert_int_equal(vmmu_shadow_write(&e->v, pt + 4, 0, 4), 0);
-	assert_int_equal(vmmu_shadow_write(&e->v, pt + 2, 0, 4), -VMMU_EALIGN);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 1);
+	/* A store across two entries: the frame is used as data (KVM's
+	 * misaligned rule) and stops being shadowed; the next use rebuilds. */
+	assert_int_equal(vmmu_shadow_write(&e->v, pt + 6, 0, 4), 0);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 0);
+	CHECK_EQ(hw_access(e, 0x10, 0).how, GRANTED);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 1);
+	assert_int_equal(vmmu_shadow_write(&e->v, pt + 4094, 0, 4), -VMMU_EALIGN);
 	assert_int_equal(vmmu_shadow_write(&e->v, pt, 0, 3), -VMMU_EINVAL);
 	env_free(e);
 }
 
-/* A guest that maps its own page table: stores through that mapping are
- * emulated, never granted, also when the mapping came first. */
+/* A guest that maps its own page tables. A store to an upper-level table
+ * is emulated, never granted, also when the mapping came first. */
 static void test_tracked_table_write_protected(void **state)
 {
 	struct env *e = env_new(64);
-	uint64_t pd = gtab(e), pt = gtab(e), pt2 = gtab(e);
+	uint64_t pd = gtab(e), pt = gtab(e), pd2 = gtab(e);
 	(void)state;
 
 	*gslot(e, pdpt0(e), 0) = pd | X_TABLE;
 	*gslot(e, pd, 0) = pt | X_TABLE;
-	*gslot(e, pt, 0) = pt2 | X_P | X_W | X_A | X_D;  /* va 0 -> pt2 */
+	*gslot(e, pt, 0) = pd2 | X_P | X_W | X_A | X_D;  /* va 0 -> pd2 */
 	CHECK_EQ(hw_access(e, 0x0, VMMU_ACC_WRITE).how, GRANTED);
-	/* pt2 becomes a page table (PD[1] -> pt2): va 0 loses W. */
-	*gslot(e, pd, 1) = pt2 | X_TABLE;
-	*gslot(e, pt2, 0) = (0x900ull << 12) | X_P | X_A;
-	CHECK_EQ(hw_access(e, 2 * MIB, 0).how, GRANTED);
-	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt2 >> 12), 1);
+	/* pd2 becomes a page directory (PDPT[1] -> pd2): va 0 loses W. */
+	*gslot(e, pdpt0(e), 0) = pd | X_TABLE;
+	uint64_t pdpt = *gslot(e, e->pml4, 0) & ~0xfffull;
+	*gslot(e, pdpt, 1) = pd2 | X_TABLE;
+	*gslot(e, pd2, 0) = (0x800ull << 12) | X_P | X_A | X_PS;
+	CHECK_EQ(hw_access(e, GIB, 0).how, GRANTED);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pd2 >> 12), 1);
 	struct hw_result r = hw_access(e, 0x0, VMMU_ACC_WRITE);
 	CHECK_EQ(r.how, EMULATE);
-	CHECK_EQ(r.addr, (pt2 + (HOST_OFF << 12)));
-	/* The embedder emulates the store: the PTE changes, the shadow follows. */
-	assert_int_equal(vmmu_shadow_write(&e->v, pt2, (0x901ull << 12) | X_P | X_A, 8), 0);
-	r = hw_access(e, 2 * MIB, 0);
-	CHECK_EQ(r.addr, (0x901ull + HOST_OFF) << 12);
+	CHECK_EQ(r.addr, (pd2 + (HOST_OFF << 12)));
+	/* The embedder emulates the store: the PDE changes, the shadow follows. */
+	assert_int_equal(vmmu_shadow_write(&e->v, pd2, (0xa00ull << 12) | X_P | X_A |
+					   X_PS, 8), 0);
+	r = hw_access(e, GIB, 0);
+	CHECK_EQ(r.addr, (0xa00ull + HOST_OFF) << 12);
 	CHECK_EQ(hw_access(e, 0x0, 0).how, GRANTED);
 	env_free(e);
+}
+
+/* A leaf table the guest writes goes out of sync instead of trapping each
+ * store; the shadow may lag (as a TLB may) until INVLPG, a flush or a CR3
+ * load, which resync it and write-protect it again. */
+static void test_unsync_leaf_table(void **state)
+{
+	struct env *e = env_new(64);
+	uint64_t pd = gtab(e), pt = gtab(e), pt2 = gtab(e);
+	struct vmmu_shadow_stats st;
+	(void)state;
+
+	*gslot(e, pdpt0(e), 0) = pd | X_TABLE;
+	*gslot(e, pd, 0) = pt | X_TABLE;
+	*gslot(e, pd, 1) = pt2 | X_TABLE;
+	*gslot(e, pt, 0) = pt2 | X_P | X_W | X_A | X_D;  /* va 0 -> pt2 */
+	*gslot(e, pt2, 0) = (0x900ull << 12) | X_P | X_A;
+	CHECK_EQ(hw_access(e, 2 * MIB, 0).addr, (0x900ull + HOST_OFF) << 12);
+	struct hw_result r = hw_access(e, 0x0, VMMU_ACC_WRITE);
+	CHECK_EQ(r.how, GRANTED); /* unsynced, not emulated */
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.unsynced, 1);
+	CHECK_EQ(st.out_of_sync, 1);
+	/* The guest's own store, straight to memory: stale until INVLPG. */
+	*gslot(e, pt2, 0) = (0x901ull << 12) | X_P | X_A;
+	CHECK_EQ(hw_access(e, 2 * MIB, 0).addr, (0x900ull + HOST_OFF) << 12);
+	assert_int_equal(vmmu_shadow_invlpg(&e->v, 2 * MIB), 0);
+	CHECK_EQ(hw_access(e, 2 * MIB, 0).addr, (0x901ull + HOST_OFF) << 12);
+	/* Removed without INVLPG, then a full flush: resynced, protected. */
+	*gslot(e, pt2, 0) = 0;
+	uint64_t flushes = e->host.flushes;
+	assert_int_equal(vmmu_shadow_flush_tlb(&e->v), 0);
+	assert_true(e->host.flushes >= flushes + 1);
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.resynced, 1);
+	CHECK_EQ(st.out_of_sync, 0);
+	CHECK_EQ(hw_access(e, 2 * MIB, 0).how, INJECT);
+	/* Written again, unsynced again; a CR3 load resyncs too. */
+	CHECK_EQ(hw_access(e, 0x0, VMMU_ACC_WRITE).how, GRANTED);
+	*gslot(e, pt2, 0) = (0x902ull << 12) | X_P | X_A;
+	assert_int_equal(vmmu_shadow_new_cr3(&e->v, e->pml4), 0);
+	CHECK_EQ(hw_access(e, 2 * MIB, 0).addr, (0x902ull + HOST_OFF) << 12);
+	/* The table also used as a directory: back in sync, stores emulated. */
+	CHECK_EQ(hw_access(e, 0x0, VMMU_ACC_WRITE).how, GRANTED);
+	uint64_t pdpt = *gslot(e, e->pml4, 0) & ~0xfffull;
+	*gslot(e, pdpt, 1) = pt2 | X_TABLE;
+	*gslot(e, pt2, 0) = (0xa00ull << 12) | X_P | X_A | X_PS;
+	CHECK_EQ(hw_access(e, GIB, 0).how, GRANTED);
+	CHECK_EQ(hw_access(e, 0x0, VMMU_ACC_WRITE).how, EMULATE);
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.out_of_sync, 0);
+	env_free(e);
+}
+
+/* A frame mapped writable at many addresses becomes a page directory:
+ * the reverse map takes W from every one of those leaves. */
+static void test_rmap_write_protect(void **state)
+{
+	struct env *e = env_new(64);
+	uint64_t pd = gtab(e), pt = gtab(e), victim = gtab(e);
+	(void)state;
+
+	*gslot(e, pdpt0(e), 0) = pd | X_TABLE;
+	*gslot(e, pd, 0) = pt | X_TABLE;
+	for (unsigned k = 0; k < 40; k++) {
+		*gslot(e, pt, k) = victim | X_P | X_W | X_A | X_D;
+		CHECK_EQ(hw_access(e, k * PAGE, VMMU_ACC_WRITE).how, GRANTED);
+	}
+	uint64_t pdpt = *gslot(e, e->pml4, 0) & ~0xfffull;
+	*gslot(e, pdpt, 1) = victim | X_TABLE; /* now a directory */
+	*gslot(e, victim, 0) = (0x800ull << 12) | X_P | X_A | X_PS;
+	CHECK_EQ(hw_access(e, GIB, 0).how, GRANTED);
+	for (unsigned k = 0; k < 40; k++) {
+		struct hw_result r = hw_access(e, k * PAGE, VMMU_ACC_WRITE);
+		CHECK_EQ(r.how, EMULATE);
+		CHECK_EQ(r.fills, 0); /* the leaf stayed, without W */
+	}
+	env_free(e);
+}
+
+/* A fill also maps the accessed, present neighbours of its aligned group
+ * of 8, read-only while their D is clear; never one with A clear. */
+static void test_prefetch(void **state)
+{
+	struct env *e = env_new(64);
+	uint64_t pt = map_4k(e, 0x800, X_P | X_A);
+	(void)state;
+
+	for (unsigned k = 1; k < 10; k++) {
+		*gslot(e, pt, k) = ((0x800ull + k) << 12) | X_P | X_W | X_A |
+				   (k == 2 ? X_D : 0) | (k == 3 ? X_U : 0);
+	}
+	*gslot(e, pt, 4) &= ~X_A;
+	CHECK_EQ(hw_access(e, 0, 0).fills, 1);
+	CHECK_EQ(e->sh.stat_prefetch, 6); /* 1, 2, 3, 5, 6, 7 */
+	CHECK_EQ(hw_access(e, 1 * PAGE, 0).fills, 0);
+	CHECK_EQ(hw_access(e, 2 * PAGE, VMMU_ACC_WRITE).fills, 0); /* D set */
+	struct hw_result r = hw_access(e, 1 * PAGE, VMMU_ACC_WRITE);
+	CHECK_EQ(r.how, GRANTED);
+	CHECK_EQ(r.fills, 1); /* D clear: the write faulted and set it */
+	assert_true(*gslot(e, pt, 1) & X_D);
+	CHECK_EQ(hw_access(e, 3 * PAGE, VMMU_ACC_USER).how, GRANTED);
+	CHECK_EQ(hw_access(e, 5 * PAGE, VMMU_ACC_USER).how, INJECT); /* U clear */
+	CHECK_EQ(hw_access(e, 4 * PAGE, 0).fills, 1);
+	assert_true(*gslot(e, pt, 4) & X_A);
+	CHECK_EQ(hw_access(e, 8 * PAGE, 0).fills, 1); /* another group */
+	env_free(e);
+}
+
+/* Repeated emulated stores that no fault uses: the frame is data now. */
+static void test_write_flooding(void **state)
+{
+	struct env *e = env_new(64);
+	uint64_t pt = map_4k(e, 0x800, X_P | X_A);
+	struct vmmu_shadow_stats st;
+	(void)state;
+
+	*gslot(e, pt, 9) = (0x809ull << 12) | X_P; /* A clear: not prefetched */
+	CHECK_EQ(hw_access(e, 0, 0).how, GRANTED);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 1);
+	assert_int_equal(vmmu_shadow_write(&e->v, pt + 80, 1, 8), 0);
+	assert_int_equal(vmmu_shadow_write(&e->v, pt + 88, 2, 8), 0);
+	CHECK_EQ(hw_access(e, 9 * PAGE, 0).fills, 1); /* used: count restarts */
+	assert_int_equal(vmmu_shadow_write(&e->v, pt + 96, 3, 8), 0);
+	assert_int_equal(vmmu_shadow_write(&e->v, pt + 104, 4, 8), 0);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 1);
+	assert_int_equal(vmmu_shadow_write(&e->v, pt + 112, 5, 8), 0);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 0);
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.unshadowed, 1);
+	CHECK_EQ(hw_access(e, 0, 0).how, GRANTED); /* shadowed again on use */
+	env_free(e);
+}
+
+/* Stores as a batch: in order, one flush for the run, A/D kept on request,
+ * a W-only change keeps the leaf read-only, a refusal stops at its index. */
+static void test_write_batch(void **state)
+{
+	struct env *e = env_new(64);
+	uint64_t pt = map_4k(e, 0x800, X_P | X_W | X_A | X_D);
+	uint32_t done = 99;
+	(void)state;
+
+	*gslot(e, pt, 1) = (0x801ull << 12) | X_P | X_W | X_A | X_D;
+	CHECK_EQ(hw_access(e, 0, VMMU_ACC_WRITE).how, GRANTED);
+	CHECK_EQ(hw_access(e, PAGE, VMMU_ACC_WRITE).how, GRANTED);
+	uint64_t flushes = e->host.flushes;
+	struct vmmu_shadow_store st[4] = {
+		{pt, (0x800ull << 12) | X_P | X_A | X_D},             /* W off */
+		{pt + 8 + VMMU_SHADOW_STORE_PRESERVE_AD, (0x802ull << 12) | X_P},
+		{pt + 16, (0x803ull << 12) | X_P | X_A},
+		{pt + 20, 0},                                         /* misaligned */
+	};
+	assert_int_equal(vmmu_shadow_write_batch(&e->v, st, 4, &done), -VMMU_EALIGN);
+	CHECK_EQ(done, 3);
+	CHECK_EQ(e->host.flushes, flushes + 1);
+	CHECK_EQ(*gslot(e, pt, 1), (0x802ull << 12) | X_P | X_A | X_D);
+	struct hw_result r = hw_access(e, 0, 0);
+	CHECK_EQ(r.fills, 0); /* the leaf stayed, read-only */
+	r = hw_access(e, 0, VMMU_ACC_WRITE);
+	CHECK_EQ(r.how, INJECT);
+	CHECK_EQ(r.pfec, VMMU_PFEC_P | VMMU_PFEC_W);
+	CHECK_EQ(hw_access(e, PAGE, 0).addr, (0x802ull + HOST_OFF) << 12);
+	CHECK_EQ(hw_access(e, 2 * PAGE, 0).addr, (0x803ull + HOST_OFF) << 12);
+	st[0].gpa = 0x900ull << 12;
+	assert_int_equal(vmmu_shadow_write_batch(&e->v, st, 1, &done), -VMMU_EFAULT);
+	CHECK_EQ(done, 0);
+	assert_int_equal(vmmu_shadow_write_batch(&e->v, st, 0, &done), 0);
+	assert_int_equal(vmmu_shadow_write_batch(&e->v, NULL, 1, &done), -VMMU_EINVAL);
+	env_free(e);
+}
+
+/* Reserved frames: a topped-up vCPU faults without calling frame_alloc;
+ * destroy gives them back. Cached roots survive reclaim. */
+static void test_topup_and_cached_roots(void **state)
+{
+	struct env *e = env_new(8);
+	uint64_t roots[4], pml4s[4], again;
+	(void)state;
+
+	assert_int_equal(vmmu_shadow_vcpu_topup(&e->v), 0);
+	CHECK_EQ(e->host.live, VMMU_SHADOW_VCPU_CACHE);
+	uint64_t allocs = e->host.allocs;
+	e->host.fail_at = 1; /* frame_alloc would fail now */
+	map_4k(e, 0x800, X_P | X_A);
+	CHECK_EQ(hw_access(e, 0, 0).how, GRANTED);
+	e->host.fail_at = 0;
+	CHECK_EQ(e->host.allocs, allocs);
+	for (unsigned k = 0; k < 4; k++) {
+		pml4s[k] = k == 0 ? e->pml4 : gtab(e);
+		assert_int_equal(vmmu_shadow_new_cr3(&e->v, pml4s[k]), 0);
+		assert_int_equal(vmmu_shadow_root(&e->v, &roots[k]), 0);
+	}
+	/* Address space 1 maps a page: 3 more pages in a pool of 8 with 7
+	 * used; the oldest non-roots (address space 0's) are evicted. */
+	uint64_t pdpt = gtab(e), pd = gtab(e), pt = gtab(e);
+	*gslot(e, pml4s[1], 0) = pdpt | X_TABLE;
+	*gslot(e, pdpt, 0) = pd | X_TABLE;
+	*gslot(e, pd, 0) = pt | X_TABLE;
+	*gslot(e, pt, 0) = (0x801ull << 12) | X_P | X_A;
+	assert_int_equal(vmmu_shadow_new_cr3(&e->v, pml4s[1]), 0);
+	CHECK_EQ(hw_access(e, 0, 0).fills, 1);
+	assert_true(e->sh.stat_reclaimed >= 1);
+	assert_int_equal(vmmu_shadow_new_cr3(&e->v, e->pml4), 0);
+	assert_int_equal(vmmu_shadow_root(&e->v, &again), 0);
+	CHECK_EQ(again, roots[0]);
+	CHECK_EQ(hw_access(e, 0, 0).addr, (0x800ull + HOST_OFF) << 12);
+	env_free(e); /* destroys the vCPU: its reserve goes back */
 }
 
 static void test_mmio_and_absent(void **state)
@@ -432,12 +662,13 @@ static void test_mmio_and_absent(void **state)
 	env_free(e);
 }
 
-/* Pool limit: a full pool is reclaimed by one zap-all; a platform out of
- * frames is -VMMU_ENOMEM with nothing leaked or half-linked. */
+/* Pool limit: a full pool evicts its oldest pages, never the vCPU's root;
+ * a platform out of frames is -VMMU_ENOMEM with nothing leaked or
+ * half-linked. */
 static void test_pool_limit(void **state)
 {
 	struct env *e = env_new(4);
-	uint64_t pd = gtab(e), pt = gtab(e), pt2 = gtab(e);
+	uint64_t pd = gtab(e), pt = gtab(e), pt2 = gtab(e), root, root2;
 	(void)state;
 
 	*gslot(e, pdpt0(e), 0) = pd | X_TABLE;
@@ -447,10 +678,15 @@ static void test_pool_limit(void **state)
 	*gslot(e, pt2, 0) = (0x801ull << 12) | X_P;
 	CHECK_EQ(hw_access(e, 0, 0).how, GRANTED);
 	CHECK_EQ(e->sh.used_pages, 4);
+	assert_int_equal(vmmu_shadow_root(&e->v, &root), 0);
 	CHECK_EQ(hw_access(e, 2 * MIB, 0).how, GRANTED); /* needs a 5th */
-	CHECK_EQ(e->sh.stat_zap_all, 1);
+	assert_int_equal(vmmu_shadow_root(&e->v, &root2), 0);
+	CHECK_EQ(root2, root);
+	assert_true(e->sh.stat_reclaimed >= 1);
+	CHECK_EQ(e->sh.stat_zap_all, 0);
 	CHECK_EQ(e->sh.used_pages, 4);
-	CHECK_EQ(e->host.live, 4);
+	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 0); /* the oldest went */
+	CHECK_EQ(e->host.live, 5); /* 4 tables + the leaf table's links */
 	vmmu_shadow_zap_all(&e->sh);
 	CHECK_EQ(e->host.live, 0);
 	e->host.fail_at = 3;
@@ -567,6 +803,12 @@ int main(void)
 		cmocka_unit_test(test_fill_and_dirty),
 		cmocka_unit_test(test_write_zaps),
 		cmocka_unit_test(test_tracked_table_write_protected),
+		cmocka_unit_test(test_unsync_leaf_table),
+		cmocka_unit_test(test_rmap_write_protect),
+		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_write_flooding),
+		cmocka_unit_test(test_write_batch),
+		cmocka_unit_test(test_topup_and_cached_roots),
 		cmocka_unit_test(test_mmio_and_absent),
 		cmocka_unit_test(test_pool_limit),
 		cmocka_unit_test(test_invlpg_and_cr3),

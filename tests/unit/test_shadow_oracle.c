@@ -6,19 +6,11 @@
  * random accesses (read/write/fetch, user/supervisor, EFLAGS.AC,
  * implicit) from two vCPUs sharing one shadow instance.
  *
- * Every access is resolved the way hardware and an embedder would: walk
- * the SHADOW tables (vmmu_walk over the host platform in the host mode
- * the shadow assumes: CR0.WP=1, NXE=1, the guest's SMEP/SMAP); on a fault
- * call vmmu_shadow_fault and act on its answer; repeat. The answer must
- * equal the guest walk (PEEK) composed with the p2m:
- *   - the shadow translates   => the guest translates to the same host
- *     address, every guest entry used has A set, the leaf D for writes,
- *     and a write never goes straight to a tracked guest page table;
- *   - INJECT                  => the guest faults with that exact error code;
- *   - MMIO / EMULATE / ENOENT => the guest translates to an MMIO gpa / a
- *     RAM page the leaf cannot grant / an absent frame.
- * After each access, every other access kind on that address is probed on
- * the shadow alone (safety: the shadow never grants more than the guest).
+ * Every access is resolved the way hardware and an embedder would and
+ * compared with the guest walk composed with the p2m, by the shared
+ * harness (tests/support/shadow_harness.h states the rules). After an
+ * access, every access kind on that address is sometimes probed on the
+ * shadow alone (safety: the shadow never grants more than the guest).
  *
  * Knobs: SHADOW_SEED, SHADOW_ACCESSES (default 1000000).
  */
@@ -35,6 +27,7 @@
 #include <vmmu/vmmu.h>
 #include <vmmu/shadow.h>
 
+#include "shadow_harness.h"
 #include "splitmix.h"
 #include "test_platform.h"
 
@@ -64,26 +57,22 @@ static const struct vmmu_shadow_ops ops = {.p2m = p2m};
 
 /* --- state ------------------------------------------------------------------ */
 
-struct vcpu_ctx {
-	struct vmmu_shadow_vcpu v;
-	struct vmmu_walker gw; /* oracle: guest walk */
-	struct vmmu_walker hw; /* oracle: hardware on the shadow tables */
-	struct vmmu_cpu_state cpu;
-	uint64_t cr3;
-};
-
 struct world {
 	struct test_platform host, guest;
 	struct vmmu_fmt fmt;
 	struct vmmu_shadow sh;
 	struct vmmu_shadow_page *pages;
-	struct vcpu_ctx vc[NVCPU];
+	struct shh_env env;
+	struct shh_vcpu vc[NVCPU];
 	uint64_t table[NTABLES]; /* guest-physical addresses of the tables */
 	uint64_t rng;
 	unsigned levels;
 	/* counters */
 	uint64_t accesses, direct_ok, fixed, injected, mmio, emulated, absent, badmem;
 	uint64_t probes, writes, mode_changes, cr3_loads, invlpgs;
+	uint64_t direct_stores, stale_accesses, flushes, audits;
+	bool unflushed; /* a direct store to an out-of-sync table, not flushed */
+	uint32_t *scratch; /* vmmu_shadow_audit */
 };
 
 static const unsigned idx_set[6] = {0, 1, 2, 3, 256, 511};
@@ -179,24 +168,11 @@ static struct vmmu_cpu_state random_cpu(struct world *w)
 	return c;
 }
 
-static struct vmmu_cpu_state host_cpu(const struct world *w,
-				      const struct vmmu_cpu_state *g)
+static void set_mode(struct world *w, struct shh_vcpu *c)
 {
-	struct vmmu_cpu_state h = *g;
+	struct vmmu_cpu_state cpu = random_cpu(w);
 
-	h.cr0 |= VMMU_CR0_WP;
-	h.efer |= VMMU_EFER_NXE;
-	(void)w;
-	return h;
-}
-
-static void set_mode(struct world *w, struct vcpu_ctx *c)
-{
-	c->cpu = random_cpu(w);
-	struct vmmu_cpu_state h = host_cpu(w, &c->cpu);
-	assert_int_equal(vmmu_shadow_set_cpu(&c->v, &c->cpu), 0);
-	assert_int_equal(vmmu_walker_set_cpu(&c->gw, &c->cpu), 0);
-	assert_int_equal(vmmu_walker_set_cpu(&c->hw, &h), 0);
+	assert_int_equal(shh_set_cpu(c, &cpu), 0);
 }
 
 static void world_init(struct world *w, uint64_t seed, unsigned levels,
@@ -212,21 +188,23 @@ static void world_init(struct world *w, uint64_t seed, unsigned levels,
 	assert_non_null(w->pages);
 	assert_int_equal(vmmu_shadow_init(&w->sh, &w->fmt, &w->host.plat, &ops,
 					  NULL, w->pages, max_pages), 0);
+	w->env = (struct shh_env){
+		.sh = &w->sh, .fmt = &w->fmt, .guest = &w->guest.plat,
+		.host = &w->host.plat, .p2m = p2m,
+	};
 	build_tables(w);
 	for (unsigned i = 0; i < NVCPU; i++) {
-		struct vcpu_ctx *c = &w->vc[i];
-		c->cpu = random_cpu(w);
-		struct vmmu_cpu_state h = host_cpu(w, &c->cpu);
-		c->cr3 = w->table[i * levels];
-		assert_int_equal(vmmu_shadow_vcpu_init(&c->v, &w->sh, &w->fmt,
-						       &w->guest.plat, &c->cpu, c->cr3), 0);
-		assert_int_equal(vmmu_walker_init(&c->gw, &w->fmt, &w->guest.plat, &c->cpu), 0);
-		assert_int_equal(vmmu_walker_init(&c->hw, &w->fmt, &w->host.plat, &h), 0);
+		struct vmmu_cpu_state cpu = random_cpu(w);
+		assert_int_equal(shh_vcpu_init(&w->vc[i], &w->env, &cpu,
+					       w->table[i * levels]), 0);
 	}
 }
 
 static void world_fini(struct world *w)
 {
+	for (unsigned i = 0; i < NVCPU; i++) {
+		shh_vcpu_fini(&w->vc[i]);
+	}
 	vmmu_shadow_destroy(&w->sh);
 	assert_int_equal(w->host.live, 0); /* every shadow frame came back */
 	free(w->pages);
@@ -245,172 +223,97 @@ static void world_fini(struct world *w)
 		fail();                                                    \
 	} while (0)
 
-static int p2m_of(uint64_t gpa, uint64_t *hpa)
+/* The engine's bookkeeping (hashes, parents, reverse map) is consistent. */
+static void audit(struct world *w)
 {
-	uint64_t hfn = 0;
-	int t = p2m(NULL, gpa >> 12, &hfn);
+	int bad = vmmu_shadow_audit(&w->sh, w->scratch);
 
-	*hpa = (hfn << 12) | (gpa & 0xfff);
-	return t;
-}
-
-/*
- * The shadow granted `acc` at va (walk sw): the guest must grant it too,
- * to the same host address, with its A/D bits already set.
- */
-static void check_granted(struct world *w, struct vcpu_ctx *c, uint64_t va,
-			  uint32_t acc, const struct vmmu_walk *sw)
-{
-	struct vmmu_walk gw;
-	int rc = vmmu_walk(&c->gw, c->cr3, va, acc | VMMU_ACC_PEEK, &gw);
-	uint64_t hpa;
-
-	if (rc != VMMU_WALK_OK) {
-		FAIL(w, "va %#llx acc %#x: shadow grants, guest walk %d pfec %#x\n",
-		     (unsigned long long)va, acc, rc, gw.pfec);
-	}
-	if (p2m_of(gw.addr, &hpa) != VMMU_P2M_RAM || hpa != sw->addr) {
-		FAIL(w, "va %#llx acc %#x: shadow -> %#llx, guest gpa %#llx\n",
-		     (unsigned long long)va, acc, (unsigned long long)sw->addr,
-		     (unsigned long long)gw.addr);
-	}
-	for (unsigned l = gw.top_level; l >= gw.level; l--) {
-		if (!(gw.pte[l] & 0x20)) {
-			FAIL(w, "va %#llx: guest A clear at level %u\n",
-			     (unsigned long long)va, l);
-		}
-	}
-	if ((acc & VMMU_ACC_WRITE) && !(gw.pte[gw.level] & 0x40)) {
-		FAIL(w, "va %#llx: write granted with guest D clear\n",
-		     (unsigned long long)va);
-	}
-	if ((acc & VMMU_ACC_WRITE) && vmmu_shadow_tracked(&w->sh, gw.addr >> 12)) {
-		FAIL(w, "va %#llx: write granted to tracked gfn %#llx\n",
-		     (unsigned long long)va, (unsigned long long)(gw.addr >> 12));
+	w->audits++;
+	if (bad != 0) {
+		FAIL(w, "vmmu_shadow_audit found %d problems\n", bad);
 	}
 }
-
-/* The answer of the shadow fault handler must match the guest walk. */
-static bool check_answer(struct world *w, struct vcpu_ctx *c, uint64_t va,
-			 uint32_t acc, int rc, const struct vmmu_shadow_result *r,
-			 int grc, const struct vmmu_walk *g)
-{
-	uint64_t hpa = 0;
-	int type = grc == VMMU_WALK_OK ? p2m_of(g->addr, &hpa) : -1;
-
-	(void)c;
-
-	if (rc == -VMMU_ENOENT && type == VMMU_P2M_ABSENT) {
-		w->absent++;
-		return true;
-	}
-	if (grc == -VMMU_EFAULT && rc == -VMMU_EFAULT) {
-		w->badmem++; /* a guest table pointer leads outside guest RAM */
-		return true;
-	}
-	if (rc != 0) {
-		FAIL(w, "va %#llx acc %#x: fault rc %d (guest %d)\n",
-		     (unsigned long long)va, acc, rc, grc);
-	}
-	switch (r->outcome) {
-	case VMMU_SHADOW_FIXED:
-		if (grc != VMMU_WALK_OK || type != VMMU_P2M_RAM) {
-			FAIL(w, "va %#llx acc %#x: FIXED but guest %d type %d\n",
-			     (unsigned long long)va, acc, grc, type);
-		}
-		return false;
-	case VMMU_SHADOW_INJECT:
-		if (grc != VMMU_WALK_PF || r->pfec != g->pfec) {
-			FAIL(w, "va %#llx acc %#x: inject pfec %#x, guest %d pfec %#x\n",
-			     (unsigned long long)va, acc, r->pfec, grc, g->pfec);
-		}
-		w->injected++;
-		return true;
-	case VMMU_SHADOW_MMIO:
-		if (type != VMMU_P2M_MMIO || r->gpa != g->addr) {
-			FAIL(w, "va %#llx: MMIO %#llx but guest %d type %d\n",
-			     (unsigned long long)va, (unsigned long long)r->gpa, grc, type);
-		}
-		w->mmio++;
-		return true;
-	case VMMU_SHADOW_EMULATE:
-		if (type != VMMU_P2M_RAM || r->hpa != hpa || !(acc & VMMU_ACC_WRITE)) {
-			FAIL(w, "va %#llx acc %#x: EMULATE %#llx but guest %d type %d\n",
-			     (unsigned long long)va, acc, (unsigned long long)r->hpa, grc, type);
-		}
-		w->emulated++;
-		return true;
-	case VMMU_SHADOW_GP:
-		if (grc != VMMU_WALK_GP) {
-			FAIL(w, "va %#llx: GP but guest %d\n", (unsigned long long)va, grc);
-		}
-		return true;
-	default:
-		FAIL(w, "bad outcome %u\n", r->outcome);
-	}
-	return true;
-}
-
-static const uint32_t kinds[10] = {
-	0, VMMU_ACC_WRITE, VMMU_ACC_FETCH, VMMU_ACC_USER,
-	VMMU_ACC_USER | VMMU_ACC_WRITE, VMMU_ACC_USER | VMMU_ACC_FETCH,
-	VMMU_ACC_AC, VMMU_ACC_AC | VMMU_ACC_WRITE, VMMU_ACC_IMPLICIT,
-	VMMU_ACC_IMPLICIT | VMMU_ACC_WRITE,
-};
 
 /* Safety: whatever the shadow now grants at va, the guest grants. */
-static void probe_all(struct world *w, struct vcpu_ctx *c, uint64_t va)
+static void probe_all(struct world *w, struct shh_vcpu *c, uint64_t va)
 {
-	uint64_t root;
+	char why[SHH_WHY];
 
-	assert_int_equal(vmmu_shadow_root(&c->v, &root), 0);
-	for (unsigned k = 0; k < 10; k++) {
-		struct vmmu_walk sw;
-		int s = vmmu_walk(&c->hw, root, va, kinds[k] | VMMU_ACC_PEEK, &sw);
+	for (unsigned k = 0; k < SHH_KINDS; k++) {
 		w->probes++;
-		if (s == VMMU_WALK_OK) {
-			check_granted(w, c, va, kinds[k], &sw);
+		if (shh_probe(c, va, shh_kinds[k], why) < 0) {
+			FAIL(w, "%s\n", why);
 		}
 	}
 }
 
 /* One access, resolved until the shadow grants it or answers otherwise. */
-static void one_access(struct world *w, struct vcpu_ctx *c, uint64_t va,
+static void one_access(struct world *w, struct shh_vcpu *c, uint64_t va,
 		       uint32_t acc)
 {
-	struct vmmu_walk g, sw;
-	int grc = vmmu_walk(&c->gw, c->cr3, va, acc | VMMU_ACC_PEEK, &g);
+	struct shh_result r;
 
-	assert_true(grc >= 0 || grc == -VMMU_EFAULT);
 	w->accesses++;
-	for (unsigned iter = 0; iter < 3; iter++) {
-		uint64_t root;
-		assert_int_equal(vmmu_shadow_root(&c->v, &root), 0);
-		int s = vmmu_walk(&c->hw, root, va, acc | VMMU_ACC_PEEK, &sw);
-		if (s == VMMU_WALK_OK) {
-			check_granted(w, c, va, acc, &sw);
-			w->direct_ok += iter == 0;
-			return;
-		}
-		struct vmmu_shadow_result r;
-		int rc = vmmu_shadow_fault(&c->v, va, acc, &r);
-		if (check_answer(w, c, va, acc, rc, &r, grc, &g)) {
-			return;
-		}
-		w->fixed++;
+	if (w->unflushed) {
+		/* Stale translations are allowed: resolve, do not compare. */
+		(void)shh_access(c, va, acc, &r);
+		w->stale_accesses++;
+		return;
 	}
-	FAIL(w, "va %#llx acc %#x: FIXED but the shadow still faults\n",
-	     (unsigned long long)va, acc);
+	if (!shh_access(c, va, acc, &r)) {
+		FAIL(w, "%s\n", r.why);
+	}
+	w->fixed += r.fills;
+	w->direct_ok += r.how == SHH_GRANTED && r.fills == 0;
+	w->injected += r.how == SHH_INJECT;
+	w->mmio += r.how == SHH_MMIO;
+	w->emulated += r.how == SHH_EMULATE;
+	w->absent += r.how == SHH_ABSENT;
+	w->badmem += r.how == SHH_BADMEM;
 }
 
-/* A guest store to one of its tables, emulated through the shadow. */
-static void guest_store(struct world *w, struct vcpu_ctx *c)
+/*
+ * The guest flushes every vCPU's TLB (a shootdown): out-of-sync tables are
+ * resynced, and from here on the shadow must match the guest exactly.
+ */
+static void guest_flush_all(struct world *w)
+{
+	for (unsigned i = 0; i < NVCPU; i++) {
+		assert_int_equal(vmmu_shadow_flush_tlb(&w->vc[i].v), 0);
+	}
+	w->unflushed = false;
+	w->flushes++;
+}
+
+/*
+ * A store to an out-of-sync table needs no trap: the guest writes it
+ * directly (vmmu is not called). The architecture lets the old
+ * translation live until the guest flushes; half of the time it flushes
+ * at once, else some accesses run on the stale shadow first.
+ */
+static void direct_store(struct world *w, uint64_t gpa, uint64_t e)
+{
+	*(uint64_t *)test_platform_ptr(&w->guest, gpa) = e;
+	w->direct_stores++;
+	if (rnd(w, 2) == 0) {
+		guest_flush_all(w);
+	} else {
+		w->unflushed = true;
+	}
+}
+
+/* A guest store to one of its tables: emulated, or direct when unsynced. */
+static void guest_store(struct world *w, struct shh_vcpu *c)
 {
 	unsigned t = (unsigned)rnd(w, NTABLES);
 	uint64_t gpa = w->table[t] + idx_set[rnd(w, 6)] * 8;
 	uint64_t e = gen_entry(w, rnd(w, 8) ? table_level(w, t)
 					    : 1 + (unsigned)rnd(w, w->levels));
 
+	if (vmmu_shadow_out_of_sync(&w->sh, gpa >> 12) && rnd(w, 4) != 0) {
+		direct_store(w, gpa, e);
+		return;
+	}
 	switch (rnd(w, 4)) {
 	case 0: /* low half only */
 		assert_int_equal(vmmu_shadow_write(&c->v, gpa, e & 0xffffffffu, 4), 0);
@@ -427,7 +330,7 @@ static void guest_store(struct world *w, struct vcpu_ctx *c)
 
 static void step(struct world *w)
 {
-	struct vcpu_ctx *c = &w->vc[rnd(w, NVCPU)];
+	struct shh_vcpu *c = &w->vc[rnd(w, NVCPU)];
 	uint64_t r = rnd(w, 1000);
 
 	if (r < 40) {
@@ -436,18 +339,25 @@ static void step(struct world *w)
 		set_mode(w, c);
 		w->mode_changes++;
 	} else if (r < 45) {
-		c->cr3 = w->table[rnd(w, 3) * w->levels];
-		assert_int_equal(vmmu_shadow_new_cr3(&c->v, c->cr3), 0);
+		assert_int_equal(shh_new_cr3(c, w->table[rnd(w, 3) * w->levels]), 0);
 		w->cr3_loads++;
+		/* vmmu resyncs every out-of-sync table on any CR3 load (more
+		 * than the architecture asks), so all vCPUs are exact again. */
+		w->unflushed = false;
+	} else if (r < 47 && w->unflushed) {
+		guest_flush_all(w);
 	} else if (r < 50) {
 		assert_int_equal(vmmu_shadow_invlpg(&c->v, random_va(w)), 0);
 		w->invlpgs++;
 	}
 	uint64_t va = random_va(w);
-	uint32_t acc = kinds[rnd(w, 10)];
+	uint32_t acc = shh_kinds[rnd(w, SHH_KINDS)];
 	one_access(w, c, va, acc);
-	if (rnd(w, 8) == 0) {
+	if (rnd(w, 8) == 0 && !w->unflushed) {
 		probe_all(w, c, va);
+	}
+	if ((w->accesses & 16383) == 0) {
+		audit(w);
 	}
 }
 
@@ -465,14 +375,22 @@ static void run(uint64_t seed, unsigned levels, uint32_t max_pages,
 
 	assert_non_null(w);
 	world_init(w, seed, levels, max_pages);
-	for (uint64_t i = 0; i < n; i++) {
+	w->scratch = calloc(max_pages, sizeof(*w->scratch));
+	assert_non_null(w->scratch);
+	/* n accesses compared: those on a stale shadow do not count. */
+	while (w->accesses - w->stale_accesses < n) {
 		step(w);
 	}
+	audit(w);
+	free(w->scratch);
 	printf("shadow oracle %s: seed %#llx, %u-level, pool %u: %llu accesses "
 	       "(%llu hit the shadow at once, %llu fills, %llu #PF injected, "
 	       "%llu MMIO, %llu emulated, %llu absent, %llu bad table), %llu probes, %llu guest "
 	       "stores, %llu mode changes, %llu CR3 loads, %llu INVLPG, %llu "
-	       "zap-alls, %llu write zaps\n",
+	       "zap-alls, %llu write zaps; %llu unsynced, %llu resynced, %llu "
+	       "reclaimed, %llu prefetched, %llu direct stores to out-of-sync "
+	       "tables, %llu accesses on a stale shadow, %llu guest flushes, "
+	       "%llu audits\n",
 	       label, (unsigned long long)seed, levels, max_pages,
 	       (unsigned long long)w->accesses, (unsigned long long)w->direct_ok,
 	       (unsigned long long)w->fixed, (unsigned long long)w->injected,
@@ -482,10 +400,18 @@ static void run(uint64_t seed, unsigned levels, uint32_t max_pages,
 	       (unsigned long long)w->writes, (unsigned long long)w->mode_changes,
 	       (unsigned long long)w->cr3_loads, (unsigned long long)w->invlpgs,
 	       (unsigned long long)w->sh.stat_zap_all,
-	       (unsigned long long)w->sh.stat_write_zaps);
+	       (unsigned long long)w->sh.stat_write_zaps,
+	       (unsigned long long)w->sh.stat_unsync,
+	       (unsigned long long)w->sh.stat_resync,
+	       (unsigned long long)w->sh.stat_reclaimed,
+	       (unsigned long long)w->sh.stat_prefetch,
+	       (unsigned long long)w->direct_stores,
+	       (unsigned long long)w->stale_accesses,
+	       (unsigned long long)w->flushes, (unsigned long long)w->audits);
 	/* The run must have exercised every answer, or it proves little. */
 	assert_true(w->fixed > 0 && w->injected > 0 && w->mmio > 0 &&
-		    w->emulated > 0 && w->absent > 0);
+		    w->emulated > 0 && w->absent > 0 && w->direct_stores > 0 &&
+		    w->sh.stat_resync > 0 && w->sh.stat_prefetch > 0);
 	world_fini(w);
 	free(w);
 }

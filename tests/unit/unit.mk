@@ -6,6 +6,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 UNIT_SUPPORT := tests/support/test_platform.c tests/support/test_platform.h \
 	tests/support/pv_fixture.c tests/support/pv_fixture.h \
+	tests/support/shadow_harness.c tests/support/shadow_harness.h \
+	tests/support/access_space.h tests/support/splitmix.h \
 	tests/unit/unit_check.h
 
 .PHONY: check-unit
@@ -15,7 +17,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(LIBVMMU_HOSTED) \
 	@mkdir -p $(dir $@)
 	$(CC) $(HOSTED_CFLAGS) -Itests/support -o $@ $< \
 		tests/support/test_platform.c tests/support/pv_fixture.c \
-		$(LIBVMMU_HOSTED) -lcmocka
+		tests/support/shadow_harness.c $(LIBVMMU_HOSTED) -lcmocka
 
 # Run every binary even when one fails; fail if any failed.
 check-unit: $(UNIT_BINS) | deps-test

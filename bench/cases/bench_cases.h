@@ -132,5 +132,11 @@ extern const struct bench_case bench_batch_enqueue;
 extern const struct bench_case bench_unbatched_update_syscall;
 extern const struct bench_case bench_batch_flush512_syscall;
 extern const struct bench_case bench_shim_reset_overhead;
+extern const struct bench_case bench_shadow_fault_fill_4k;
+extern const struct bench_case bench_shadow_fault_fill_4k_prefetch;
+extern const struct bench_case bench_shadow_cr3_switch_cached;
+extern const struct bench_case bench_native_fork_64mib;
+extern const struct bench_case bench_shadow_fork_64mib_batched;
+extern const struct bench_case bench_shadow_fork_64mib_trapped;
 
 #endif /* VMMU_BENCH_CASES_H */

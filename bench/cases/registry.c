@@ -29,6 +29,12 @@ const struct bench_case *const bench_cases[] = {
 	&bench_unbatched_update_syscall,
 	&bench_batch_flush512_syscall,
 	&bench_shim_reset_overhead,
+	&bench_shadow_fault_fill_4k,
+	&bench_shadow_fault_fill_4k_prefetch,
+	&bench_shadow_cr3_switch_cached,
+	&bench_native_fork_64mib,
+	&bench_shadow_fork_64mib_batched,
+	&bench_shadow_fork_64mib_trapped,
 };
 
 const size_t bench_case_count = sizeof(bench_cases) / sizeof(bench_cases[0]);

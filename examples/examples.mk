@@ -13,7 +13,7 @@ examples: $(EXAMPLES)
 
 # Each example's output is checked line by line against examples/NAME.expected,
 # so a broken example fails.
-CHECKED_EXAMPLES := walk_demo pv-hypervisor guest-backend
+CHECKED_EXAMPLES := walk_demo pv-hypervisor guest-backend shadow-hypervisor
 
 check-examples: $(CHECKED_EXAMPLES:%=$(BUILD)/examples/%)
 	@for e in $(CHECKED_EXAMPLES); do \

@@ -24,7 +24,7 @@ static uint32_t audit_pages(const struct vmmu_shadow *sh)
 		n++;
 		bad += sh_find(sh, p->gfn, p->role) != (int32_t)i;
 		bad += sh_find_hpa(sh, p->hpa) != (int32_t)i;
-		bad += sh_role_level(p->role) == 1 && p->aux == 0;
+		bad += sh_role_level(p->role) <= 2 && p->aux == 0;
 	}
 	return bad + (n != sh->used_pages);
 }
@@ -42,8 +42,8 @@ static uint32_t count_refs(const struct vmmu_shadow *sh, uint32_t *refs)
 		const struct vmmu_fmt_level *lv = &sh->fmt->level[l];
 		for (unsigned k = 0; k < VMMU_PT_ENTRIES; k++) {
 			vmmu_pte_t e = sh_slot_read(sh, i, k);
-			if (!(e & lv->present)) {
-				continue;
+			if (!(e & lv->present) || (e & lv->ps)) {
+				continue; /* a 2M leaf: in the reverse map instead */
 			}
 			int32_t c = sh_find_hpa(sh, e & lv->addr_table);
 			if (c < 0 || sh_role_level(sh->pages[c].role) != l - 1) {
@@ -84,17 +84,20 @@ static uint32_t audit_parents(const struct vmmu_shadow *sh, uint32_t *refs)
  * ways; returns problems, and the number of links in *links. */
 static uint32_t audit_rmap(const struct vmmu_shadow *sh, uint64_t *links)
 {
-	const struct vmmu_fmt_level *lv = &sh->fmt->level[1];
 	uint32_t bad = 0;
 
 	for (uint32_t b = 0; b < VMMU_SHADOW_RMAP_HASH; b++) {
 		uint32_t prev = 0;
 		for (uint32_t l = sh->rmap[b]; l != 0; l = sh_rl_get(sh, l, SH_RL_NEXT)) {
 			uint32_t i = SH_LINK_IDX(l);
-			vmmu_pte_t e = i < sh->max_pages && live(&sh->pages[i]) ?
-				       sh_slot_read(sh, i, SH_LINK_SLOT(l)) : 0;
+			bool ok = i < sh->max_pages && live(&sh->pages[i]) &&
+				  sh_role_level(sh->pages[i].role) <= 2;
+			const struct vmmu_fmt_level *lv =
+				&sh->fmt->level[ok ? sh_role_level(sh->pages[i].role) : 1];
+			vmmu_pte_t e = ok ? sh_slot_read(sh, i, SH_LINK_SLOT(l)) : 0;
 			uint64_t hfn = (e & lv->addr_leaf) >> VMMU_PAGE_SHIFT;
-			if (!(e & lv->present) || sh_mix(hfn, VMMU_SHADOW_RMAP_HASH) != b ||
+			if (!(e & lv->present) || (lv->ps != 0 && !(e & lv->ps)) ||
+			    sh_mix(hfn, VMMU_SHADOW_RMAP_HASH) != b ||
 			    sh_rl_get(sh, l, SH_RL_PREV) != prev || ++*links > (1ull << 32)) {
 				return bad + 1; /* a broken chain cannot be walked on */
 			}
@@ -104,17 +107,20 @@ static uint32_t audit_rmap(const struct vmmu_shadow *sh, uint64_t *links)
 	return bad;
 }
 
-/* Present leaves, to compare with the reverse map's links. */
+/* Present leaves (4K and 2M), to compare with the reverse map's links. */
 static uint64_t count_leaves(const struct vmmu_shadow *sh)
 {
 	uint64_t n = 0;
 
 	for (uint32_t i = 0; i < sh->max_pages; i++) {
-		if (!live(&sh->pages[i]) || sh_role_level(sh->pages[i].role) != 1) {
+		unsigned l = sh_role_level(sh->pages[i].role);
+		if (!live(&sh->pages[i]) || l > 2) {
 			continue;
 		}
+		const struct vmmu_fmt_level *lv = &sh->fmt->level[l];
 		for (unsigned k = 0; k < VMMU_PT_ENTRIES; k++) {
-			n += (sh_slot_read(sh, i, k) & sh->fmt->level[1].present) != 0;
+			vmmu_pte_t e = sh_slot_read(sh, i, k);
+			n += (e & lv->present) && (l == 1 || (e & lv->ps));
 		}
 	}
 	return n;

@@ -329,6 +329,7 @@ void vmmu_shadow_stats(const struct vmmu_shadow *sh, struct vmmu_shadow_stats *o
 		.zap_all = sh->stat_zap_all, .reclaimed = sh->stat_reclaimed,
 		.unsynced = sh->stat_unsync, .resynced = sh->stat_resync,
 		.unshadowed = sh->stat_unshadow, .prefetched = sh->stat_prefetch,
+		.large = sh->stat_large,
 		.used_pages = sh->used_pages, .max_pages = sh->max_pages,
 		.out_of_sync = sh->n_oos,
 	};

@@ -17,7 +17,7 @@ struct sh_plan {
 	uint32_t role[VMMU_LEVEL_MAX + 1];
 	int32_t idx[VMMU_LEVEL_MAX + 1];    /* descriptor, -1 = to create */
 	uint64_t frame[VMMU_LEVEL_MAX + 1]; /* taken for the missing ones */
-	uint64_t aux[VMMU_LEVEL_MAX + 1];   /* level 1: its reverse-map links */
+	uint64_t aux[VMMU_LEVEL_MAX + 1];   /* levels 1, 2: reverse-map links */
 	unsigned top, bottom, missing;
 };
 
@@ -93,7 +93,7 @@ static bool plan_cached(const struct vmmu_shadow_vcpu *v, const struct sh_plan *
 	return true;
 }
 
-/* Fill in the plan: root only (w == NULL) or the whole path of w; true
+/* Fill in the plan down to p->bottom (the root only when w == NULL); true
  * when it is the cached last path (see plan_cached). */
 static bool plan_path(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
 		      struct sh_plan *p, uint64_t tag)
@@ -102,7 +102,6 @@ static bool plan_path(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
 	unsigned top = v->walker.levels;
 
 	p->top = top;
-	p->bottom = w == NULL ? top : 1;
 	p->missing = 0;
 	p->gfn[top] = sh_root_gfn(v);
 	p->role[top] = sh_root_role(v);
@@ -147,7 +146,8 @@ static void give_back(struct vmmu_shadow *sh, struct sh_plan *p)
 	}
 }
 
-/* Take a frame (and level 1 its link frame) per missing page; all or nothing. */
+/* Take a frame (levels 1 and 2: and a link frame) per missing page; all or
+ * nothing. */
 static int take_frames(struct vmmu_shadow_vcpu *v, struct sh_plan *p)
 {
 	for (unsigned l = p->bottom; l <= p->top; l++) {
@@ -155,7 +155,7 @@ static int take_frames(struct vmmu_shadow_vcpu *v, struct sh_plan *p)
 			continue;
 		}
 		if (sh_take_frame(v, &p->frame[l]) != 0 ||
-		    (l == 1 && sh_take_frame(v, &p->aux[l]) != 0)) {
+		    (l <= 2 && sh_take_frame(v, &p->aux[l]) != 0)) {
 			give_back(v->sh, p);
 			return -VMMU_ENOMEM;
 		}
@@ -251,6 +251,7 @@ int vmmu_shadow_root(struct vmmu_shadow_vcpu *v, uint64_t *root)
 	}
 	if (v->root_hpa == 0 || v->gen != v->sh->gen) {
 		bool cached;
+		p.bottom = v->walker.levels;
 		int rc = prepare(v, NULL, &p, ~0ull, &cached);
 		if (rc != 0) {
 			return rc;
@@ -269,7 +270,7 @@ static void link_path(struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
 	const struct vmmu_fmt *fmt = sh->fmt;
 	bool stale = false;
 
-	for (unsigned l = p->top; l > 1; l--) {
+	for (unsigned l = p->top; l > p->bottom; l--) {
 		vmmu_pte_t want = vmmu_pte_make_table(fmt, l, sh->pages[p->idx[l - 1]].hpa) |
 				  fmt->level[l].accessed;
 		vmmu_pte_t old = sh_upper_set(sh, (uint32_t)p->idx[l],
@@ -515,11 +516,103 @@ static void prefetch(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
 	}
 }
 
+/* Whether the 2M region at guest frame gfn0 is one aligned 2M host region
+ * of RAM with no tracked guest table in it. */
+static bool region_fits(const struct vmmu_shadow *sh, uint64_t gfn0, uint64_t *hpa0)
+{
+	if (p2m_ram(sh, gfn0, hpa0) != 0 ||
+	    (*hpa0 & (VMMU_PT_ENTRIES * VMMU_PAGE_SIZE - 1)) != 0) {
+		return false;
+	}
+	for (unsigned k = 0; k < VMMU_PT_ENTRIES; k++) {
+		uint64_t h;
+		if (p2m_ram(sh, gfn0 + k, &h) != 0 ||
+		    h != *hpa0 + (uint64_t)k * VMMU_PAGE_SIZE || sh_tracked(sh, gfn0 + k)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A 2M shadow leaf for the guest large page under gva, with rights *r:
+ * only when the host backs the 2M region with one aligned 2M region (else
+ * it is split into 4K leaves) and no frame in it is a tracked guest table
+ * (a large leaf cannot be read-only for one frame). A region found unfit
+ * is remembered until something is zapped or unlinked (epoch).
+ */
+static bool large_fits(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
+		       uint32_t access, uint64_t *hpa0, struct sh_leaf *r)
+{
+	struct vmmu_shadow *sh = v->sh;
+	const struct vmmu_fmt *gf = v->walker.fmt;
+	uint64_t gfn0 = (w->addr >> VMMU_PAGE_SHIFT) & ~(uint64_t)(VMMU_PT_ENTRIES - 1);
+
+	if (w->level < 2 || !sh->fmt->level[2].leaf_ok ||
+	    (v->split_gfn == gfn0 && v->split_epoch == sh->epoch)) {
+		return false;
+	}
+	bool dirty = (w->pte[w->level] & gf->level[w->level].dirty) != 0;
+	*r = leaf_rights(v->mode_role, w->perm, dirty, access, false);
+	if (r->emulate || !region_fits(sh, gfn0, hpa0)) {
+		v->split_gfn = gfn0;
+		v->split_epoch = sh->epoch;
+		return false;
+	}
+	return true;
+}
+
+/* Install the 2M leaf at level 2 of the plan's path. */
+static void set_large(struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
+		      uint64_t gva, uint64_t hpa0, const struct sh_leaf *r)
+{
+	struct vmmu_shadow *sh = v->sh;
+	const struct vmmu_fmt_level *lv = &sh->fmt->level[2];
+	vmmu_pte_t e = (hpa0 & lv->addr_leaf) | lv->present | lv->ps | lv->accessed |
+		       lv->dirty | (r->w ? lv->write : 0) | (r->u ? lv->user : 0) |
+		       (r->x ? 0 : lv->nx);
+	vmmu_pte_t old = sh_upper_set(sh, (uint32_t)p->idx[2],
+				      vmmu_fmt_index(sh->fmt, 2, gva), e);
+
+	if ((old & lv->present) && !(old & lv->ps)) {
+		/* 4K translations of the region may be cached: the page size
+		 * changes, so they go first (SDM 4.10.2.3). */
+		sh->stat_flushes++;
+		vmmu_tlb_flush_range(sh->plat, gva & ~(uint64_t)(VMMU_PT_ENTRIES * VMMU_PAGE_SIZE - 1),
+				     VMMU_PT_ENTRIES * VMMU_PAGE_SIZE);
+	}
+	sh->stat_large++;
+}
+
+/* Plan, make room, link; large: down to level 2 only. */
+static int build_path(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
+		      struct sh_plan *p, uint64_t gva, bool large)
+{
+	uint64_t tag = gva >> 21;
+	bool cached;
+
+	p->bottom = large ? 2 : 1;
+	int rc = prepare(v, w, p, tag, &cached);
+	if (rc != 0) {
+		return rc;
+	}
+	commit_pages(v, p);
+	if (!cached) {
+		link_path(v, p, gva);
+		if (!large) {
+			plan_remember(v, p, tag);
+		}
+	}
+	return 0;
+}
+
 int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
 		      uint32_t access, struct vmmu_shadow_result *res)
 {
 	struct vmmu_walk w;
 	struct sh_plan p;
+	struct sh_leaf r;
+	uint64_t hpa0;
 
 	if (v == NULL || res == NULL || (access & VMMU_ACC_PEEK)) {
 		return -VMMU_EINVAL;
@@ -530,18 +623,17 @@ int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
 	if (rc != 0) {
 		return rc < 0 ? rc : 0;
 	}
-	uint64_t tag = gva >> 21;
-	bool cached;
-	rc = prepare(v, &w, &p, tag, &cached);
+	bool large = large_fits(v, &w, access, &hpa0, &r);
+	rc = build_path(v, &w, &p, gva, large);
 	if (rc != 0) {
 		return rc;
 	}
-	commit_pages(v, &p);
-	if (!cached) {
-		link_path(v, &p, gva);
-		plan_remember(v, &p, tag);
+	if (large) {
+		set_large(v, &p, gva, hpa0, &r);
+		v->sh->stat_fixed++;
+		return 0;
 	}
-	struct sh_leaf r = fault_rights(v, &w, access, res->gpa >> VMMU_PAGE_SHIFT);
+	r = fault_rights(v, &w, access, res->gpa >> VMMU_PAGE_SHIFT);
 	unsigned slot = vmmu_fmt_index(v->sh->fmt, 1, gva);
 	put_leaf(v->sh, (uint32_t)p.idx[1], slot, w.pte[w.level],
 		 encode_leaf(v->sh->fmt, res->hpa, &r));

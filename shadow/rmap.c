@@ -2,11 +2,12 @@
 /*
  * The reverse map and the only writers of shadow entries.
  *
- * - Leaf slots (level 1) are chained by the host frame they map: one
- *   bucket head per hash of the frame in the instance, and per level-1
- *   shadow page one "aux" frame of links (next[512], prev[512], each a
- *   slot link: (descriptor << 9 | slot) + 1). Write-protecting a guest
- *   frame walks one chain instead of every leaf table.
+ * - Leaf slots are chained by the host frame they map (a 2M leaf by its
+ *   first frame): one bucket head per hash of the frame in the instance,
+ *   and per level-1 and level-2 shadow page one "aux" frame of links
+ *   (next[512], prev[512], each a slot link: (descriptor << 9 | slot) + 1).
+ *   Write-protecting a guest frame walks two chains (its own, and its 2M
+ *   region's) instead of every leaf table.
  * - Upper slots keep each child's parent count and up to
  *   VMMU_SHADOW_KNOWN_PARENTS known parents; a child with more parents
  *   than it knows falls back to a scan of the
@@ -158,10 +159,14 @@ vmmu_pte_t sh_upper_set(struct vmmu_shadow *sh, uint32_t idx, unsigned slot,
 	}
 	slot_swap(sh, idx, slot, e);
 	sh->epoch++; /* a link changed: cached fill paths are stale */
-	if (old & lv->present) {
+	if ((old & lv->present) && (old & lv->ps)) {
+		rmap_del(sh, SH_LINK(idx, slot), (old & lv->addr_leaf) >> VMMU_PAGE_SHIFT);
+	} else if (old & lv->present) {
 		child_ref(sh, lv, old, idx, slot, -1);
 	}
-	if (e & lv->present) {
+	if ((e & lv->present) && (e & lv->ps)) {
+		rmap_add(sh, SH_LINK(idx, slot), (e & lv->addr_leaf) >> VMMU_PAGE_SHIFT);
+	} else if (e & lv->present) {
 		child_ref(sh, lv, e, idx, slot, +1);
 	}
 	return old;
@@ -225,7 +230,9 @@ static void scan_parents(struct vmmu_shadow *sh, unsigned level, uint64_t hpa)
 		    sh_role_level(p->role) != level) {
 			continue;
 		}
-		match_slots(sh, i, lv->present | lv->addr_table, lv->present | hpa, m);
+		/* table entries only: a large leaf is nobody's parent */
+		match_slots(sh, i, lv->present | lv->ps | lv->addr_table,
+			    lv->present | hpa, m);
 		drop_slots(sh, i, m);
 	}
 }
@@ -252,17 +259,43 @@ void sh_unlink_parents(struct vmmu_shadow *sh, uint32_t idx)
 	VMMU_CHECK(sh->plat, p->parents == 0);
 }
 
-/* Clear W in every shadow leaf that maps host frame hfn; true if any had it. */
+/* The 2M shadow leaf mapping the region that starts at host frame base, or 0. */
+static uint32_t large_leaf_link(const struct vmmu_shadow *sh, uint64_t base)
+{
+	const struct vmmu_fmt_level *lv = &sh->fmt->level[2];
+
+	for (uint32_t l = sh->rmap[sh_mix(base, VMMU_SHADOW_RMAP_HASH)]; l != 0;
+	     l = sh_rl_get(sh, l, SH_RL_NEXT)) {
+		uint32_t idx = SH_LINK_IDX(l);
+		vmmu_pte_t e = sh_slot_read(sh, idx, SH_LINK_SLOT(l));
+		if (sh_role_level(sh->pages[idx].role) == 2 &&
+		    (e & lv->addr_leaf) >> VMMU_PAGE_SHIFT == base) {
+			return l;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Clear W in every 4K shadow leaf that maps host frame hfn, and drop the
+ * 2M leaves whose region holds it (a 2M leaf cannot be read-only for one
+ * of its frames: the next fault splits it). True if anything changed.
+ */
 bool sh_write_protect_hfn(struct vmmu_shadow *sh, uint64_t hfn)
 {
 	const struct vmmu_fmt_level *lv = &sh->fmt->level[1];
 	bool changed = false;
+	uint32_t big;
 
+	while ((big = large_leaf_link(sh, hfn & ~(uint64_t)(VMMU_PT_ENTRIES - 1))) != 0) {
+		sh_upper_set(sh, SH_LINK_IDX(big), SH_LINK_SLOT(big), 0);
+		changed = true;
+	}
 	for (uint32_t l = *rmap_head(sh, hfn); l != 0; l = sh_rl_get(sh, l, SH_RL_NEXT)) {
 		uint32_t idx = SH_LINK_IDX(l);
 		unsigned slot = SH_LINK_SLOT(l);
 		vmmu_pte_t e = sh_slot_read(sh, idx, slot);
-		if ((e & lv->write) &&
+		if (sh_role_level(sh->pages[idx].role) == 1 && (e & lv->write) &&
 		    (e & lv->addr_leaf) >> VMMU_PAGE_SHIFT == hfn) {
 			slot_swap(sh, idx, slot, e & ~lv->write);
 			changed = true;

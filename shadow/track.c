@@ -295,7 +295,7 @@ int vmmu_shadow_write_batch(struct vmmu_shadow_vcpu *v,
 	return rc;
 }
 
-/* Drop the shadow leaf for gva under the vCPU's root, if the path exists. */
+/* Drop the shadow leaf (4K or 2M) for gva under the vCPU's root, if any. */
 static void drop_leaf(struct vmmu_shadow *sh, uint64_t root, uint64_t gva)
 {
 	const struct vmmu_fmt *fmt = sh->fmt;
@@ -306,6 +306,12 @@ static void drop_leaf(struct vmmu_shadow *sh, uint64_t root, uint64_t gva)
 		uint64_t slot = table + vmmu_fmt_index(fmt, l, gva) * sizeof(e);
 		if (!vmmu_pte_read_at(sh->plat, slot, &e) ||
 		    !vmmu_pte_present(fmt, l, e)) {
+			return;
+		}
+		if (e & fmt->level[l].ps) {
+			int32_t big = sh_find_hpa(sh, table);
+			VMMU_CHECK(sh->plat, big >= 0);
+			sh_upper_set(sh, (uint32_t)big, vmmu_fmt_index(fmt, l, gva), 0);
 			return;
 		}
 		table = e & fmt->level[l].addr_table;

@@ -58,7 +58,7 @@ int vmmu_shadow_vcpu_init(struct vmmu_shadow_vcpu *v, struct vmmu_shadow *sh,
 		return rc;
 	}
 	*v = (struct vmmu_shadow_vcpu){.sh = sh, .mode_role = role, .gen = sh->gen,
-				       .last = {.tag = ~0ull}};
+				       .last = {.tag = ~0ull}, .split_gfn = ~0ull};
 	rc = vmmu_walker_init(&v->walker, guest_fmt, guest_plat, cpu);
 	if (rc != 0) {
 		return rc;

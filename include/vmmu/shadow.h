@@ -76,7 +76,7 @@ struct vmmu_shadow_ops {
 struct vmmu_shadow_page {
 	uint64_t gfn;   /**< guest table frame (direct: first guest frame covered) */
 	uint64_t hpa;   /**< the shadow table frame; 0 = descriptor free */
-	uint64_t aux;   /**< level 1: the reverse-map link frame */
+	uint64_t aux;   /**< levels 1, 2: the reverse-map link frame */
 	uint32_t role;  /**< VMMU_SHADOW_ROLE_* */
 	uint32_t next;  /**< gfn hash chain / free list / zap list: index + 1 */
 	uint32_t hnext; /**< hpa hash chain: index + 1 */
@@ -125,7 +125,7 @@ struct vmmu_shadow {
 	uint64_t stat_faults, stat_fixed, stat_inject, stat_emulate;
 	uint64_t stat_zap_all, stat_write_zaps, stat_flushes;
 	uint64_t stat_reclaimed, stat_unsync, stat_resync, stat_unshadow;
-	uint64_t stat_prefetch;
+	uint64_t stat_prefetch, stat_large;
 };
 
 /** A cached root of a vCPU. Private. */
@@ -156,6 +156,9 @@ struct vmmu_shadow_vcpu {
 	struct vmmu_shadow_root_ref cur;  /**< current root (holds a reference) */
 	struct vmmu_shadow_root_ref prev[VMMU_SHADOW_PREV_ROOTS]; /**< newest first */
 	struct vmmu_shadow_path last;     /**< last fill's path */
+	uint64_t split_gfn;               /**< 2M region last found unfit for a 2M leaf */
+	uint32_t split_epoch;             /**< sh->epoch then (+1: none) */
+	uint32_t reserved2_;
 	uint64_t cache[VMMU_SHADOW_VCPU_CACHE]; /**< reserved frames */
 	uint32_t n_cache;
 	uint32_t reserved_;
@@ -171,6 +174,7 @@ struct vmmu_shadow_stats {
 	uint64_t unsynced, resynced; /**< leaf tables let go out of sync / resynced */
 	uint64_t unshadowed;     /**< frames unshadowed (flooding, misaligned writes) */
 	uint64_t prefetched;     /**< neighbouring leaves filled ahead */
+	uint64_t large;          /**< 2M shadow leaves installed */
 	uint32_t used_pages, max_pages, out_of_sync;
 };
 

@@ -30,6 +30,7 @@
 #define HOST_OFF 0x100000ull
 #define MMIO_GFN 0x5000ull
 #define ABSENT_GFN 0x6000ull
+#define SWAP_GFN 0x7000ull
 
 static int p2m(void *ctx, uint64_t gfn, uint64_t *hfn)
 {
@@ -40,7 +41,9 @@ static int p2m(void *ctx, uint64_t gfn, uint64_t *hfn)
 	if (gfn >= ABSENT_GFN && gfn < ABSENT_GFN + 0x200) {
 		return VMMU_P2M_ABSENT;
 	}
-	*hfn = gfn + HOST_OFF;
+	/* A 2M region the host backs with its frames paired out of order. */
+	bool swap = gfn >= SWAP_GFN + 2 && gfn < SWAP_GFN + 0x200;
+	*hfn = (swap ? gfn ^ 1 : gfn) + HOST_OFF;
 	return VMMU_P2M_RAM;
 }
 
@@ -88,7 +91,7 @@ static struct env *env_new(uint32_t max_pages)
 
 	assert_non_null(e);
 	test_platform_init(&e->host, 256);
-	test_platform_init(&e->guest, 64);
+	test_platform_init(&e->guest, 1024); /* 4 MiB: gfn 0x200.. is a 2M region */
 	assert_int_equal(vmmu_fmt_init_x86(&e->fmt, 4, 46, VMMU_FMT_F_1G), 0);
 	assert_int_equal(vmmu_shadow_init(&e->sh, &e->fmt, &e->host.plat, &ops,
 					  NULL, e->pages, max_pages), 0);
@@ -646,6 +649,52 @@ static void test_topup_and_cached_roots(void **state)
 	env_free(e); /* destroys the vCPU: its reserve goes back */
 }
 
+/* A guest 2M page backed by one aligned 2M host region gets a 2M shadow
+ * leaf; one of its frames becoming a page table splits it; a region with
+ * a device frame in it is always split. */
+static void test_large_leaf(void **state)
+{
+	struct env *e = env_new(64);
+	uint64_t pdpt = pdpt0(e), pd = gtab(e), pt = 0x205ull << 12;
+	struct vmmu_shadow_stats st;
+	(void)state;
+
+	*gslot(e, pdpt, 0) = pd | X_TABLE;
+	*gslot(e, pd, 0) = (0x200ull << 12) | X_P | X_W | X_A | X_D | X_PS;
+	*gslot(e, pd, 1) = (MMIO_GFN << 12) | X_P | X_A | X_PS;
+	struct hw_result r = hw_access(e, 0x1234, VMMU_ACC_WRITE);
+	CHECK_EQ(r.how, GRANTED);
+	CHECK_EQ(r.addr, ((0x201ull + HOST_OFF) << 12) | 0x234);
+	CHECK_EQ(hw_access(e, 0x1ff000, VMMU_ACC_WRITE).fills, 0); /* same leaf */
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.large, 1);
+	/* Guest frame 0x205, inside the page, becomes a directory: split. */
+	memset(test_platform_ptr(&e->guest, pt), 0, PAGE);
+	*gslot(e, pdpt, 1) = pt | X_TABLE;
+	*gslot(e, pt, 0) = (0xa00ull << 12) | X_P | X_A | X_PS;
+	CHECK_EQ(hw_access(e, GIB, 0).how, GRANTED);
+	CHECK_EQ(hw_access(e, 0x1234, 0).fills, 1); /* the 2M leaf went */
+	CHECK_EQ(hw_access(e, 0x5000, VMMU_ACC_WRITE).how, EMULATE);
+	CHECK_EQ(hw_access(e, 0x6000, VMMU_ACC_WRITE).how, GRANTED);
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.large, 2); /* 1 GiB: the directory's own 2M page */
+	/* A 2M guest page over a device frame: 4K leaves. */
+	CHECK_EQ(hw_access(e, 2 * MIB + PAGE, 0).how, GRANTED);
+	CHECK_EQ(hw_access(e, 2 * MIB, 0).how, MMIO);
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.large, 2);
+	/* Backed by 4K host frames out of order: split, each page right. */
+	*gslot(e, pd, 4) = (SWAP_GFN << 12) | X_P | X_A | X_PS;
+	CHECK_EQ(hw_access(e, 8 * MIB + 2 * PAGE, 0).addr, (SWAP_GFN + 3 + HOST_OFF) << 12);
+	CHECK_EQ(hw_access(e, 8 * MIB + 3 * PAGE, 0).addr, (SWAP_GFN + 2 + HOST_OFF) << 12);
+	vmmu_shadow_stats(&e->sh, &st);
+	CHECK_EQ(st.large, 2);
+	/* INVLPG drops a 2M leaf too. */
+	assert_int_equal(vmmu_shadow_invlpg(&e->v, GIB + 0x3000), 0);
+	CHECK_EQ(hw_access(e, GIB, 0).fills, 1);
+	env_free(e);
+}
+
 static void test_mmio_and_absent(void **state)
 {
 	struct env *e = env_new(64);
@@ -686,7 +735,7 @@ static void test_pool_limit(void **state)
 	CHECK_EQ(e->sh.stat_zap_all, 0);
 	CHECK_EQ(e->sh.used_pages, 4);
 	CHECK_EQ(vmmu_shadow_tracked(&e->sh, pt >> 12), 0); /* the oldest went */
-	CHECK_EQ(e->host.live, 5); /* 4 tables + the leaf table's links */
+	CHECK_EQ(e->host.live, 6); /* 4 tables + link frames of the PD and PT */
 	vmmu_shadow_zap_all(&e->sh);
 	CHECK_EQ(e->host.live, 0);
 	e->host.fail_at = 3;
@@ -806,6 +855,7 @@ int main(void)
 		cmocka_unit_test(test_unsync_leaf_table),
 		cmocka_unit_test(test_rmap_write_protect),
 		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_large_leaf),
 		cmocka_unit_test(test_write_flooding),
 		cmocka_unit_test(test_write_batch),
 		cmocka_unit_test(test_topup_and_cached_roots),

@@ -388,7 +388,7 @@ static void run(uint64_t seed, unsigned levels, uint32_t max_pages,
 	       "%llu MMIO, %llu emulated, %llu absent, %llu bad table), %llu probes, %llu guest "
 	       "stores, %llu mode changes, %llu CR3 loads, %llu INVLPG, %llu "
 	       "zap-alls, %llu write zaps; %llu unsynced, %llu resynced, %llu "
-	       "reclaimed, %llu prefetched, %llu direct stores to out-of-sync "
+	       "reclaimed, %llu prefetched, %llu 2M leaves, %llu direct stores to out-of-sync "
 	       "tables, %llu accesses on a stale shadow, %llu guest flushes, "
 	       "%llu audits\n",
 	       label, (unsigned long long)seed, levels, max_pages,
@@ -405,13 +405,15 @@ static void run(uint64_t seed, unsigned levels, uint32_t max_pages,
 	       (unsigned long long)w->sh.stat_resync,
 	       (unsigned long long)w->sh.stat_reclaimed,
 	       (unsigned long long)w->sh.stat_prefetch,
+	       (unsigned long long)w->sh.stat_large,
 	       (unsigned long long)w->direct_stores,
 	       (unsigned long long)w->stale_accesses,
 	       (unsigned long long)w->flushes, (unsigned long long)w->audits);
 	/* The run must have exercised every answer, or it proves little. */
 	assert_true(w->fixed > 0 && w->injected > 0 && w->mmio > 0 &&
 		    w->emulated > 0 && w->absent > 0 && w->direct_stores > 0 &&
-		    w->sh.stat_resync > 0 && w->sh.stat_prefetch > 0);
+		    w->sh.stat_resync > 0 && w->sh.stat_prefetch > 0 &&
+		    w->sh.stat_large > 0);
 	world_fini(w);
 	free(w);
 }

@@ -152,6 +152,23 @@ int kx_walk_vector(int walk_rc);
 const char *kx_outcome_str(int vector, uint32_t err, char *buf, size_t n);
 /* Called by trap.S for every interrupt/exception. */
 void kx_trap_entry(struct kx_regs *r);
+/*
+ * Hypervisor-style kernels (shadow_vivo): when set, kx_trap_entry calls
+ * the hook first; true means handled, and the trap returns to the frame
+ * as the hook left it (a ring-3 guest resumes); false goes on as usual
+ * (recovery of kx_user/kx_try, or the report of an unexpected trap).
+ */
+extern bool (*kx_trap_hook)(struct kx_regs *r);
+/*
+ * While kx_trap_host_cr3 is non-zero, every trap loads it into CR3 before
+ * any C code runs (the CR3 it interrupted goes to kx_trap_from_cr3) and
+ * loads kx_trap_resume_cr3 just before IRETQ: a "VM exit" to the kernel's
+ * own tables and a "VM entry" to the guest's. On the interrupted tables
+ * the CPU and trap.S touch only the IDT, GDT, TSS, the ring-0 (or IST)
+ * stack, [kx_isr_stubs, kx_isr_end) and kx_trap_host_cr3.
+ */
+extern uint64_t kx_trap_host_cr3, kx_trap_resume_cr3, kx_trap_from_cr3;
+extern char kx_isr_stubs[], kx_isr_end[];
 
 /* --- known TCG deviations (quirk.c) --------------------------------------- */
 

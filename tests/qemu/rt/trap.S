@@ -45,9 +45,27 @@ isr_common:
 	pushq %r14
 	pushq %r15
 	cld
-	movq %rsp, %rdi
+	/*
+	 * A kernel that runs ring-3 code on page tables of its own making
+	 * (shadow_vivo) sets kx_trap_host_cr3: every trap then moves to those
+	 * tables before any C runs, so on the interrupted CR3 only the IDT,
+	 * GDT, TSS, the stack, this code and kx_trap_host_cr3 are touched,
+	 * and the way out loads kx_trap_resume_cr3 (the C side picks it).
+	 */
+	movq kx_trap_host_cr3(%rip), %rax
+	testq %rax, %rax
+	jz 1f
+	movq %cr3, %rbx
+	movq %rax, %cr3
+	movq %rbx, kx_trap_from_cr3(%rip)
+1:	movq %rsp, %rdi
 	call kx_trap_entry
-	popq %r15
+	movq kx_trap_host_cr3(%rip), %rax
+	testq %rax, %rax
+	jz 2f
+	movq kx_trap_resume_cr3(%rip), %rax
+	movq %rax, %cr3
+2:	popq %r15
 	popq %r14
 	popq %r13
 	popq %r12
@@ -64,6 +82,8 @@ isr_common:
 	popq %rax
 	addq $16, %rsp
 	iretq
+	.globl kx_isr_end
+kx_isr_end:
 
 /*
  * Recovery state read by kx_trap_entry(): while armed, any exception
@@ -82,6 +102,16 @@ kx_recover_armed:
 	.long 0
 kx_recover_result:
 	.long 0
+
+/* CR3 switch on trap entry and exit (isr_common); 0 = off. */
+	.balign 32
+	.globl kx_trap_host_cr3, kx_trap_resume_cr3, kx_trap_from_cr3
+kx_trap_host_cr3:
+	.quad 0
+kx_trap_resume_cr3:
+	.quad 0
+kx_trap_from_cr3:
+	.quad 0
 
 	.text
 /* int kx_try_raw(void (*fn)(uint64_t), uint64_t arg, uint64_t rflags_or) */

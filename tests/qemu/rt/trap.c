@@ -58,8 +58,13 @@ static void dump(const struct kx_regs *r, uint64_t cr2)
 		  r->rbp, r->r8);
 }
 
+bool (*kx_trap_hook)(struct kx_regs *r);
+
 void kx_trap_entry(struct kx_regs *r)
 {
+	if (kx_trap_hook != NULL && kx_trap_hook(r)) {
+		return; /* resumed as the hook left the frame */
+	}
 	uint64_t cr2 = r->vector == 14 ? kx_read_cr2() : 0;
 
 	if (kx_recover_armed && trap_depth == 0) {

@@ -606,6 +606,27 @@ static int build_path(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
 	return 0;
 }
 
+/* The 4K leaf for gva (and its prefetched neighbours); EMULATE or FIXED. */
+static void fill_leaf(struct vmmu_shadow_vcpu *v, const struct vmmu_walk *w,
+		      const struct sh_plan *p, uint64_t gva, uint32_t access,
+		      struct vmmu_shadow_result *res)
+{
+	struct sh_leaf r = fault_rights(v, w, access, res->gpa >> VMMU_PAGE_SHIFT);
+	unsigned slot = vmmu_fmt_index(v->sh->fmt, 1, gva);
+
+	put_leaf(v->sh, (uint32_t)p->idx[1], slot, w->pte[w->level],
+		 encode_leaf(v->sh->fmt, res->hpa, &r));
+	if (!v->sh->no_prefetch) {
+		prefetch(v, w, p, slot);
+	}
+	if (r.emulate) {
+		res->outcome = VMMU_SHADOW_EMULATE;
+		v->sh->stat_emulate++;
+	} else {
+		v->sh->stat_fixed++;
+	}
+}
+
 int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
 		      uint32_t access, struct vmmu_shadow_result *res)
 {
@@ -633,19 +654,7 @@ int vmmu_shadow_fault(struct vmmu_shadow_vcpu *v, uint64_t gva,
 		v->sh->stat_fixed++;
 		return 0;
 	}
-	r = fault_rights(v, &w, access, res->gpa >> VMMU_PAGE_SHIFT);
-	unsigned slot = vmmu_fmt_index(v->sh->fmt, 1, gva);
-	put_leaf(v->sh, (uint32_t)p.idx[1], slot, w.pte[w.level],
-		 encode_leaf(v->sh->fmt, res->hpa, &r));
-	if (!v->sh->no_prefetch) {
-		prefetch(v, &w, &p, slot);
-	}
-	if (r.emulate) {
-		res->outcome = VMMU_SHADOW_EMULATE;
-		v->sh->stat_emulate++;
-	} else {
-		v->sh->stat_fixed++;
-	}
+	fill_leaf(v, &w, &p, gva, access, res);
 	return 0;
 }
 

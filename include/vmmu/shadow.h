@@ -203,10 +203,12 @@ struct vmmu_shadow_result {
  * its level count must match the guests'), plat (host frames, TLB flush),
  * ops/ops_ctx (p2m), and pages[max_pages]: descriptor storage owned by the
  * caller; max_pages is the hard limit on shadow tables (levels ..
- * VMMU_SHADOW_MAX_PAGES). Each level-1 shadow table takes a second frame
- * (its reverse-map links) and each out-of-sync guest table a snapshot
- * frame, so the instance holds at most 2 * max_pages + VMMU_SHADOW_OOS_MAX
- * frames. Returns 0 or -VMMU_EINVAL. Context: any; allocates nothing.
+ * VMMU_SHADOW_MAX_PAGES). Each level-1 and level-2 shadow table takes a
+ * second frame (its reverse-map links) and each out-of-sync guest table a
+ * snapshot frame, and each vCPU may hold VMMU_SHADOW_VCPU_CACHE reserved
+ * frames: size the host frame pool for 2 * max_pages +
+ * VMMU_SHADOW_OOS_MAX + VMMU_SHADOW_VCPU_CACHE * vCPUs. Returns 0 or
+ * -VMMU_EINVAL. Context: any; allocates nothing.
  */
 int vmmu_shadow_init(struct vmmu_shadow *sh, const struct vmmu_fmt *fmt,
 		     const struct vmmu_platform *plat,

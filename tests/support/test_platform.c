@@ -181,3 +181,19 @@ uint64_t test_platform_data_frame(struct test_platform *tp)
 	tp->live--;
 	return f.v;
 }
+
+uint64_t test_platform_zeroed_frame(struct test_platform *tp)
+{
+	uint64_t pa = test_platform_data_frame(tp);
+
+	if (pa != 0) {
+		memset(test_platform_ptr(tp, pa), 0, 4096);
+	}
+	return pa;
+}
+
+uint64_t *test_platform_slot(const struct test_platform *tp, uint64_t table,
+			     unsigned idx)
+{
+	return (uint64_t *)test_platform_ptr(tp, table) + idx;
+}

@@ -41,5 +41,10 @@ void test_platform_fini(struct test_platform *tp);
 void *test_platform_ptr(const struct test_platform *tp, uint64_t pa);
 /* Take a data frame for tests (not counted as a table). 0 on exhaustion. */
 uint64_t test_platform_data_frame(struct test_platform *tp);
+/* A zeroed data frame for a hand-written guest table; 0 on exhaustion. */
+uint64_t test_platform_zeroed_frame(struct test_platform *tp);
+/* Entry idx of the table at physical address table. */
+uint64_t *test_platform_slot(const struct test_platform *tp, uint64_t table,
+			     unsigned idx);
 
 #endif

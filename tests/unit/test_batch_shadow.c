@@ -71,17 +71,13 @@ struct env {
 
 static uint64_t gtab(struct env *e)
 {
-	uint64_t pa = test_platform_data_frame(&e->guest);
+	uint64_t pa = test_platform_zeroed_frame(&e->guest);
 
 	assert_true(pa != 0);
-	memset(test_platform_ptr(&e->guest, pa), 0, PAGE);
 	return pa;
 }
 
-static uint64_t *gslot(struct env *e, uint64_t table, unsigned idx)
-{
-	return (uint64_t *)test_platform_ptr(&e->guest, table) + idx;
-}
+#define gslot(e, table, idx) test_platform_slot(&(e)->guest, (table), (idx))
 
 static void make_space(struct env *e, struct space *s, uint64_t base,
 		       uint64_t leaf_flags)

@@ -359,8 +359,9 @@ void vmmu_shadow_zap_all(struct vmmu_shadow *sh);
 
 /**
  * Number of shadow pages that shadow guest frame gfn (any role, not
- * direct): non-zero means its writes must go through vmmu_shadow_write.
- * Context: instance lock.
+ * direct): non-zero means the frame is a tracked guest table, whose
+ * stores go through vmmu_shadow_write(_batch) unless it is out of sync
+ * (vmmu_shadow_out_of_sync). Context: instance lock.
  */
 uint32_t vmmu_shadow_tracked(const struct vmmu_shadow *sh, uint64_t gfn);
 

@@ -181,6 +181,13 @@ void sh_flush_all(struct vmmu_shadow *sh, uint32_t scope)
 	}
 }
 
+/* A one-range flush request (INVLPG, a page-size change). */
+void sh_flush_range(struct vmmu_shadow *sh, uint64_t va, uint64_t len)
+{
+	sh->stat_flushes++;
+	vmmu_tlb_flush_range(sh->plat, va, len);
+}
+
 /* Remove descriptor idx from a singly linked chain starting at *head. */
 static void chain_remove(struct vmmu_shadow *sh, uint32_t *head, uint32_t idx,
 			 bool by_hpa)
@@ -293,6 +300,7 @@ static void free_all_frames(struct vmmu_shadow *sh)
 		sh_free_frame(sh, sh->oos[k].snap);
 	}
 	sh->n_oos = 0;
+	sh->epoch++; /* every page went: cached fill paths are stale */
 	reset_pool(sh);
 }
 

@@ -81,7 +81,7 @@ static bool plan_cached(const struct vmmu_shadow_vcpu *v, const struct sh_plan *
 {
 	const struct vmmu_shadow_path *c = &v->last;
 
-	if (c->tag != tag || c->epoch != v->sh->epoch || c->gen != v->sh->gen ||
+	if (c->tag != tag || c->epoch != v->sh->epoch ||
 	    p->bottom != 1) {
 		return false;
 	}
@@ -130,7 +130,6 @@ static void plan_remember(struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
 	}
 	c->tag = tag;
 	c->epoch = v->sh->epoch;
-	c->gen = v->sh->gen;
 }
 
 static void give_back(struct vmmu_shadow *sh, struct sh_plan *p)
@@ -577,9 +576,8 @@ static void set_large(struct vmmu_shadow_vcpu *v, const struct sh_plan *p,
 	if ((old & lv->present) && !(old & lv->ps)) {
 		/* 4K translations of the region may be cached: the page size
 		 * changes, so they go first (SDM 4.10.2.3). */
-		sh->stat_flushes++;
-		vmmu_tlb_flush_range(sh->plat, gva & ~(uint64_t)(VMMU_PT_ENTRIES * VMMU_PAGE_SIZE - 1),
-				     VMMU_PT_ENTRIES * VMMU_PAGE_SIZE);
+		uint64_t span = VMMU_PT_ENTRIES * VMMU_PAGE_SIZE;
+		sh_flush_range(sh, gva & ~(span - 1), span);
 	}
 	sh->stat_large++;
 }

@@ -74,6 +74,7 @@ SH_HIDDEN void sh_zap_page(struct vmmu_shadow *sh, uint32_t idx);
 SH_HIDDEN void sh_zap_commit(struct vmmu_shadow *sh);
 SH_HIDDEN int sh_reclaim(struct vmmu_shadow *sh, uint32_t need);
 SH_HIDDEN void sh_flush_all(struct vmmu_shadow *sh, uint32_t scope);
+SH_HIDDEN void sh_flush_range(struct vmmu_shadow *sh, uint64_t va, uint64_t len);
 SH_HIDDEN bool sh_tracked(const struct vmmu_shadow *sh, uint64_t gfn);
 
 /* rmap.c: a leaf slot link is (descriptor << 9 | slot) + 1 */
@@ -100,7 +101,7 @@ SH_HIDDEN int32_t sh_oos_find(const struct vmmu_shadow *sh, uint64_t gfn);
 SH_HIDDEN bool sh_drop_slot_all(struct vmmu_shadow *sh, uint64_t gfn, unsigned slot);
 SH_HIDDEN bool sh_try_unsync(struct vmmu_shadow_vcpu *v, uint64_t gfn);
 SH_HIDDEN bool sh_resync(struct vmmu_shadow_vcpu *v, uint32_t k);
-SH_HIDDEN void sh_resync_all(struct vmmu_shadow_vcpu *v);
+SH_HIDDEN bool sh_resync_all(struct vmmu_shadow_vcpu *v);
 SH_HIDDEN void sh_oos_forget(struct vmmu_shadow *sh, uint64_t gfn);
 SH_HIDDEN void sh_oos_fill(struct vmmu_shadow *sh, uint64_t gfn, unsigned slot,
 			 vmmu_pte_t e);

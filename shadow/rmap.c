@@ -14,7 +14,9 @@
  *   level above (a guest table linked from several places, rare).
  *
  * Every shadow entry is written through sh_leaf_set or sh_upper_set so the
- * two maps never go stale.
+ * two maps never go stale. One store may bypass them: taking W from a
+ * present leaf (sh_write_protect_hfn here, a batch's write-protect in
+ * track.c) keeps its frame and presence, which is all the maps record.
  */
 #include "internal.h"
 
@@ -79,16 +81,16 @@ vmmu_pte_t sh_slot_read(const struct vmmu_shadow *sh, uint32_t idx, unsigned slo
 	return e;
 }
 
-static vmmu_pte_t slot_swap(struct vmmu_shadow *sh, uint32_t idx, unsigned slot,
-			    vmmu_pte_t e)
+/* The caller read the slot already (under the lock; the hardware never
+ * writes a shadow entry: A and D are preset in every one). */
+static void slot_store(struct vmmu_shadow *sh, uint32_t idx, unsigned slot,
+		       vmmu_pte_t e)
 {
 	vmmu_pte_t *t = vmmu_map_table(sh->plat, sh->pages[idx].hpa);
 
 	VMMU_CHECK(sh->plat, t != NULL);
-	vmmu_pte_t old = vmmu_pte_load(&t[slot]);
 	vmmu_pte_store(&t[slot], e);
 	vmmu_unmap_table(sh->plat, t);
-	return old;
 }
 
 /* Write leaf slot `slot` of level-1 page idx; returns the old entry. */
@@ -101,7 +103,7 @@ vmmu_pte_t sh_leaf_set(struct vmmu_shadow *sh, uint32_t idx, unsigned slot,
 	if (old == e) {
 		return old;
 	}
-	slot_swap(sh, idx, slot, e);
+	slot_store(sh, idx, slot, e);
 	uint64_t ohfn = (old & lv->addr_leaf) >> VMMU_PAGE_SHIFT;
 	uint64_t nhfn = (e & lv->addr_leaf) >> VMMU_PAGE_SHIFT;
 	bool was = (old & lv->present) != 0, is = (e & lv->present) != 0;
@@ -157,7 +159,7 @@ vmmu_pte_t sh_upper_set(struct vmmu_shadow *sh, uint32_t idx, unsigned slot,
 	if (old == e) {
 		return old; /* relinking an existing path: nothing to do */
 	}
-	slot_swap(sh, idx, slot, e);
+	slot_store(sh, idx, slot, e);
 	sh->epoch++; /* a link changed: cached fill paths are stale */
 	if ((old & lv->present) && (old & lv->ps)) {
 		rmap_del(sh, SH_LINK(idx, slot), (old & lv->addr_leaf) >> VMMU_PAGE_SHIFT);
@@ -297,7 +299,7 @@ bool sh_write_protect_hfn(struct vmmu_shadow *sh, uint64_t hfn)
 		vmmu_pte_t e = sh_slot_read(sh, idx, slot);
 		if (sh_role_level(sh->pages[idx].role) == 1 && (e & lv->write) &&
 		    (e & lv->addr_leaf) >> VMMU_PAGE_SHIFT == hfn) {
-			slot_swap(sh, idx, slot, e & ~lv->write);
+			slot_store(sh, idx, slot, e & ~lv->write);
 			changed = true;
 		}
 	}

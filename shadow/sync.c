@@ -212,17 +212,16 @@ bool sh_resync(struct vmmu_shadow_vcpu *v, uint32_t k)
 	return sh_write_protect(sh, gfn) || changed;
 }
 
-/* Guest TLB flush: every out-of-sync frame back in sync, one flush. */
-void sh_resync_all(struct vmmu_shadow_vcpu *v)
+/* Guest TLB flush: every out-of-sync frame back in sync. True when the
+ * caller must request a flush (one for all of them). */
+bool sh_resync_all(struct vmmu_shadow_vcpu *v)
 {
 	bool changed = false;
 
 	while (v->sh->n_oos != 0) {
 		changed |= sh_resync(v, v->sh->n_oos - 1);
 	}
-	if (changed) {
-		sh_flush_all(v->sh, VMMU_TLB_ALL);
-	}
+	return changed;
 }
 
 static bool ref_valid(const struct vmmu_shadow_vcpu *v,

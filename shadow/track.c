@@ -77,40 +77,44 @@ void sh_unshadow(struct vmmu_shadow *sh, uint64_t gfn)
 	sh_zap_commit(sh);
 }
 
-/* One more emulated store to gfn; true when its shadows are flooded. */
-static bool flooded(struct vmmu_shadow *sh, uint64_t gfn)
-{
-	bool hit = false;
+/* What one emulated store did to the shadows of its frame. */
+struct sh_store_effect {
+	bool shadowed; /* the frame has shadows (is tracked) */
+	bool dropped;  /* a present entry went */
+	bool flooded;  /* a page no root holds reached SH_FLOOD_LIMIT */
+};
 
-	SH_FOR_GFN(sh, gfn, i) {
-		if (!sh_is_direct(sh->pages[i].role) &&
-		    ++sh->pages[i].flood >= SH_FLOOD_LIMIT &&
-		    sh->pages[i].roots == 0) {
-			hit = true;
-		}
-	}
-	return hit;
-}
-
-/* A store of size bytes at gpa touching entry slot(s) of tracked gfn. */
+/*
+ * A store of size bytes at gpa: in one pass over the frame's shadows,
+ * drop the entries of the slot(s) it touched and count it against write
+ * flooding. Then unshadow the frame if it is used as data: KVM's
+ * misaligned rule (a store that does not cover whole entries, or smaller
+ * than 4 bytes) or flooding.
+ */
 static void track_store(struct vmmu_shadow *sh, uint64_t gpa, unsigned size)
 {
 	uint64_t gfn = gpa >> VMMU_PAGE_SHIFT;
 	unsigned first = (unsigned)((gpa & ~VMMU_PAGE_MASK) / sizeof(vmmu_pte_t));
 	unsigned last = (unsigned)(((gpa & ~VMMU_PAGE_MASK) + size - 1) /
 				   sizeof(vmmu_pte_t));
-	bool dropped = false;
-
-	/* KVM's misaligned rule: a store that does not cover whole entries
-	 * (or smaller than 4 bytes) means the frame is used as data. */
 	bool partial = first != last || size < 4;
-	for (unsigned k = first; k <= last; k++) {
-		dropped |= sh_drop_slot_all(sh, gfn, k);
+	struct sh_store_effect fx = {0};
+
+	SH_FOR_GFN(sh, gfn, i) {
+		struct vmmu_shadow_page *p = &sh->pages[i];
+		if (sh_is_direct(p->role)) {
+			continue;
+		}
+		fx.shadowed = true;
+		for (unsigned k = first; k <= last; k++) {
+			fx.dropped |= sh_slot_drop(sh, i, k);
+		}
+		fx.flooded |= !partial && ++p->flood >= SH_FLOOD_LIMIT && p->roots == 0;
 	}
-	if (partial || flooded(sh, gfn)) {
+	if (fx.shadowed && (partial || fx.flooded)) {
 		sh_unshadow(sh, gfn);
 	}
-	if (dropped) {
+	if (fx.dropped) {
 		sh->stat_write_zaps++;
 		sh_flush_all(sh, VMMU_TLB_ALL);
 	}
@@ -129,9 +133,7 @@ int vmmu_shadow_write(struct vmmu_shadow_vcpu *v, uint64_t gpa,
 	if (rc != 0) {
 		return rc;
 	}
-	if (sh_tracked(v->sh, gpa >> VMMU_PAGE_SHIFT)) {
-		track_store(v->sh, gpa, size);
-	}
+	track_store(v->sh, gpa, size); /* nothing to do for an untracked frame */
 	return 0;
 }
 
@@ -332,7 +334,6 @@ int vmmu_shadow_invlpg(struct vmmu_shadow_vcpu *v, uint64_t gva)
 	}
 	drop_leaf(v->sh, v->root_hpa, gva);
 	/* The guest asked for this flush whatever the shadow held. */
-	v->sh->stat_flushes++;
-	vmmu_tlb_flush_range(v->sh->plat, gva & VMMU_PAGE_MASK, VMMU_PAGE_SIZE);
+	sh_flush_range(v->sh, gva & VMMU_PAGE_MASK, VMMU_PAGE_SIZE);
 	return 0;
 }

@@ -88,7 +88,9 @@ int vmmu_shadow_set_cpu(struct vmmu_shadow_vcpu *v,
 	}
 	if (role != v->mode_role) {
 		/* CR0.WP/CR4.SMEP/SMAP changes flush the TLB (SDM 4.10.4.1). */
-		sh_resync_all(v);
+		if (sh_resync_all(v)) {
+			sh_flush_all(v->sh, VMMU_TLB_ALL);
+		}
 		v->mode_role = role;
 		select_root(v);
 	}
@@ -106,7 +108,9 @@ int vmmu_shadow_new_cr3(struct vmmu_shadow_vcpu *v, uint64_t cr3)
 	 * often than the guest asked is always allowed.
 	 */
 	v->cr3 = cr3 & ~(1ull << 63);
-	sh_resync_all(v);
+	if (sh_resync_all(v)) {
+		sh_flush_all(v->sh, VMMU_TLB_ALL);
+	}
 	select_root(v);
 	return 0;
 }
@@ -116,7 +120,7 @@ int vmmu_shadow_flush_tlb(struct vmmu_shadow_vcpu *v)
 	if (v == NULL) {
 		return -VMMU_EINVAL;
 	}
-	sh_resync_all(v);
+	(void)sh_resync_all(v); /* the one flush below covers the resync */
 	sh_flush_all(v->sh, VMMU_TLB_ALL);
 	return 0;
 }

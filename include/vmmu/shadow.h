@@ -116,7 +116,8 @@ struct vmmu_shadow {
 	uint32_t oldest, newest;          /**< creation-order list ends */
 	uint32_t zap_head;                /**< zapped, waiting for the flush */
 	uint32_t n_oos;
-	uint32_t epoch;                   /**< bumped when a page or upper link goes */
+	uint32_t epoch;                   /**< bumped when a page (zap, zap-all) or
+					       an upper link goes */
 	uint32_t no_prefetch;             /**< vmmu_shadow_set_prefetch(false) */
 	uint32_t hash[VMMU_SHADOW_HASH];  /**< by gfn: index + 1 */
 	uint32_t hhash[VMMU_SHADOW_HASH]; /**< by shadow table address */
@@ -139,7 +140,7 @@ struct vmmu_shadow_root_ref {
 struct vmmu_shadow_path {
 	uint64_t tag;   /**< gva >> 21 of the fill, ~0 = none */
 	uint32_t epoch; /**< sh->epoch then */
-	uint32_t gen;   /**< sh->gen then */
+	uint32_t reserved_;
 	uint64_t gfn[VMMU_LEVEL_MAX + 1];
 	uint32_t role[VMMU_LEVEL_MAX + 1];
 	int32_t idx[VMMU_LEVEL_MAX + 1];

@@ -149,17 +149,14 @@ static void batch_note(struct batch_bench *b, uint64_t bad, int rc,
 
 static struct batch_bench *batch_new(bool syscall_backend)
 {
-	struct batch_bench *b = aligned_alloc(64, (sizeof(*b) + 63u) & ~(size_t)63u);
+	struct batch_bench *b = bench_line_alloc(sizeof(*b));
 	int rc;
 
 	if (b == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		return NULL;
 	}
-	memset(b, 0, sizeof(*b));
-	b->slots = aligned_alloc(64, BATCH_SLOTS * sizeof(*b->slots));
+	b->slots = bench_line_alloc(BATCH_SLOTS * sizeof(*b->slots));
 	if (b->slots == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		batch_free(b);
 		return NULL;
 	}
@@ -411,16 +408,13 @@ static uint64_t ck_run(void *st, uint64_t n)
 
 static void *ck_setup(void)
 {
-	struct ck_bench *b = aligned_alloc(64, (sizeof(*b) + 63u) & ~(size_t)63u);
+	struct ck_bench *b = bench_line_alloc(sizeof(*b));
 
 	if (b == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		return NULL;
 	}
-	memset(b, 0, sizeof(*b));
-	b->buf = aligned_alloc(64, PEER_SLOTS * sizeof(*b->buf));
+	b->buf = bench_line_alloc(PEER_SLOTS * sizeof(*b->buf));
 	if (b->buf == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		ck_free(b);
 		return NULL;
 	}
@@ -512,16 +506,13 @@ static uint64_t wfcq_run(void *st, uint64_t n)
 
 static void *wfcq_setup(void)
 {
-	struct wfcq_bench *b = aligned_alloc(64, (sizeof(*b) + 63u) & ~(size_t)63u);
+	struct wfcq_bench *b = bench_line_alloc(sizeof(*b));
 
 	if (b == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		return NULL;
 	}
-	memset(b, 0, sizeof(*b));
-	b->items = aligned_alloc(64, PEER_SLOTS * sizeof(*b->items));
+	b->items = bench_line_alloc(PEER_SLOTS * sizeof(*b->items));
 	if (b->items == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		wfcq_free(b);
 		return NULL;
 	}

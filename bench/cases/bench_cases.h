@@ -27,6 +27,10 @@ struct bench_plat {
 	uint64_t flushes;
 };
 
+/* Zeroed host memory on its own cache lines (64-byte aligned, the size
+ * rounded up), or NULL after saying so on stderr. Free with free(). */
+void *bench_line_alloc(size_t bytes);
+
 /* 0 or -1 (host out of memory). map_hook: reach tables through frame_map. */
 int bench_plat_init(struct bench_plat *bp, uint64_t frames, bool map_hook);
 void bench_plat_fini(struct bench_plat *bp);

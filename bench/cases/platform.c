@@ -65,6 +65,19 @@ static const struct vmmu_platform_ops bp_map_ops = {
 	.panic = bp_panic,
 };
 
+void *bench_line_alloc(size_t bytes)
+{
+	size_t size = (bytes + 63u) & ~(size_t)63u;
+	void *p = aligned_alloc(64, size != 0 ? size : 64);
+
+	if (p == NULL) {
+		fprintf(stderr, "bench: out of host memory\n");
+		return NULL;
+	}
+	memset(p, 0, size);
+	return p;
+}
+
 int bench_plat_init(struct bench_plat *bp, uint64_t frames, bool map_hook)
 {
 	/* 2 MiB alignment lets the host back the arena with a huge page. */

@@ -169,9 +169,8 @@ static struct pv_bench *pv_bench_new(uint64_t nframes)
 		goto fail;
 	}
 	/* Cache-line aligned, as a hypervisor's frame table would be. */
-	b->ft_mem = aligned_alloc(64, (bytes + 63u) & ~(size_t)63u);
+	b->ft_mem = bench_line_alloc(bytes);
 	if (b->ft_mem == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		goto fail;
 	}
 	b->nframes = nframes;
@@ -630,15 +629,13 @@ static uint64_t floor_xen_run(void *st, uint64_t n)
 
 static void *floor_xen_setup(void)
 {
-	struct xen_floor *x = calloc(1, sizeof(*x));
-	size_t bytes = PV_L1_FRAMES * sizeof(struct xen_frame);
+	struct xen_floor *x = bench_line_alloc(sizeof(*x));
 
-	if (x == NULL || (x->frames = aligned_alloc(64, bytes)) == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
+	if (x == NULL ||
+	    (x->frames = bench_line_alloc(PV_L1_FRAMES * sizeof(struct xen_frame))) == NULL) {
 		free(x);
 		return NULL;
 	}
-	memset(x->frames, 0, bytes);
 	/* Allocated frames: one reference each (Xen's PGC_allocated one). */
 	for (unsigned mfn = 1; mfn < PV_L1_FRAMES; mfn++) {
 		x->frames[mfn].count_info = 1;

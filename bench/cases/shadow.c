@@ -554,13 +554,11 @@ static void fork_reset(void *st)
 /* The scratch (restores; the backend's gather), the queue, the backend. */
 static int fork_batch_init(struct sb *b)
 {
-	b->scratch = calloc(SB_WRITES, sizeof(*b->scratch));
-	b->slots = aligned_alloc(64, SB_SLOTS * sizeof(*b->slots));
+	b->scratch = bench_line_alloc(SB_WRITES * sizeof(*b->scratch));
+	b->slots = bench_line_alloc(SB_SLOTS * sizeof(*b->slots));
 	if (b->scratch == NULL || b->slots == NULL) {
-		fprintf(stderr, "bench: out of host memory\n");
 		return -1;
 	}
-	memset(b->slots, 0, SB_SLOTS * sizeof(*b->slots));
 	if (sb_check("vmmu_batch_shadow_init",
 		     vmmu_batch_shadow_init(&b->bs, &b->sh, b->vp, 1, b->scratch,
 					    SB_WRITES)) ||
